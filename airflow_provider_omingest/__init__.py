@@ -1,0 +1,7 @@
+"""Apache Airflow provider that keeps a metadata catalog in sync with data warehouses."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

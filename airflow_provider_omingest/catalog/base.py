@@ -1,0 +1,108 @@
+"""The catalog contract: where metadata lives (embedded SQL catalog, OpenMetadata, ...)."""
+
+from __future__ import annotations
+
+import abc
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+__all__ = ["Catalog", "EntityWrite", "HistoryEntry", "RunRecord", "StoredEntity"]
+
+EntityKind = Literal["database", "schema", "table"]
+ChangeType = Literal["created", "updated", "restored", "deleted"]
+
+
+class StoredEntity(BaseModel):
+    """What the compare needs to know of an entity already in the catalog."""
+
+    fqn: str
+    kind: EntityKind
+    database: str
+    schema_name: str | None = None
+    name: str
+    fingerprint: str
+    deleted: bool = False
+
+
+class EntityWrite(BaseModel):
+    """One create, update or restore to apply."""
+
+    fqn: str
+    kind: EntityKind
+    database: str
+    schema_name: str | None = None
+    name: str
+    fingerprint: str
+    body: dict[str, Any] = Field(description="The entity as JSON (model_dump(mode='json')).")
+    change: Literal["created", "updated", "restored"]
+
+
+class HistoryEntry(BaseModel):
+    """One version of an entity: what changed, when, and by which run."""
+
+    fqn: str
+    version: int
+    change: ChangeType
+    run_id: str
+    changed_at: datetime
+    fingerprint: str | None
+    changes: dict[str, Any] = Field(default_factory=dict)
+
+
+class RunRecord(BaseModel):
+    """An ingestion run as the catalog records it."""
+
+    run_id: str
+    service: str
+    mode: str
+    status: Literal["running", "success", "failed", "partial"] = "running"
+    started_at: datetime
+    ended_at: datetime | None = None
+    summary: dict[str, Any] = Field(default_factory=dict)
+
+
+class Catalog(abc.ABC):
+    """Read and write metadata entities. Reads are one query per scope; writes are batched."""
+
+    @abc.abstractmethod
+    def read_scope(self, service: str, database: str, schemas: list[str]) -> dict[str, StoredEntity]:
+        """Return every entity (schemas and tables, deleted ones too) in ``schemas``, by FQN, in one read."""
+
+    @abc.abstractmethod
+    def list_schemas(self, service: str, database: str) -> list[str]:
+        """Return the names of the live (not deleted) schemas of ``database``."""
+
+    @abc.abstractmethod
+    def apply(self, writes: list[EntityWrite], run_id: str) -> None:
+        """Apply creates, updates and restores in one transaction, recording history."""
+
+    @abc.abstractmethod
+    def delete(self, fqns: list[str], run_id: str, hard: bool = False) -> int:
+        """Soft-delete (or hard-delete) entities by FQN in one transaction; return how many changed."""
+
+    @abc.abstractmethod
+    def get(self, fqn: str) -> dict[str, Any] | None:
+        """Return an entity's body with ``deleted`` and ``version``, or None."""
+
+    @abc.abstractmethod
+    def history(self, fqn: str) -> list[HistoryEntry]:
+        """Return an entity's versions, oldest first."""
+
+    @abc.abstractmethod
+    def record_run(self, run: RunRecord) -> None:
+        """Insert or update a run record."""
+
+    @abc.abstractmethod
+    def get_run(self, run_id: str) -> RunRecord | None:
+        """Return a run record."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,138 @@
+"""Typed settings of an ingestion: filters, concurrency, deletion safety.
+
+Validated at construction (so at DAG parse time when built by the DAG factory); every error
+names the setting, the bad value and the fix.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from airflow_provider_omingest.exceptions import ConfigError
+
+__all__ = ["DEFAULT_MAX_DELETE_FRACTION", "FilterPattern", "Filters", "IngestionSettings"]
+
+#: Default fail-safe threshold: a run may soft-delete at most this share of the tables in scope.
+#: Amundsen uses 5 % (routine clean-ups of one schema trip it); DataHub 75 % (losing read access
+#: to most of a warehouse still goes through). 20 % lets ordinary churn through and stops the
+#: failure modes seen in the field (a revoked grant, a wrong filter, an empty listing).
+DEFAULT_MAX_DELETE_FRACTION = 0.2
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9_.\- ]+$")
+
+
+class FilterPattern(BaseModel):
+    """Include/exclude regular expressions for one level (database, schema or table).
+
+    A name is kept when it matches at least one ``include`` pattern (or ``include`` is empty)
+    and no ``exclude`` pattern. Patterns use :func:`re.match` semantics, anchored at the start.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+    def compiled(self, level: str) -> tuple[list[re.Pattern[str]], list[re.Pattern[str]]]:
+        """Compile the patterns, raising :class:`ConfigError` naming the bad one."""
+        return (
+            [_compile(f"{level}_filter.include", p) for p in self.include],
+            [_compile(f"{level}_filter.exclude", p) for p in self.exclude],
+        )
+
+
+def _compile(setting: str, pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern)
+    except re.error as e:
+        raise ConfigError(setting, pattern, f"not a valid regular expression ({e})") from e
+
+
+class Filters(BaseModel):
+    """Filters for databases, schemas and tables."""
+
+    database: FilterPattern = FilterPattern()
+    schema_: FilterPattern = Field(FilterPattern(), alias="schema")
+    table: FilterPattern = FilterPattern()
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    def model_post_init(self, __context: object) -> None:
+        # Compile once now so that a bad pattern fails at construction (DAG parse time).
+        self._matchers  # noqa: B018
+
+    @cached_property
+    def _matchers(self) -> dict[str, tuple[list[re.Pattern[str]], list[re.Pattern[str]]]]:
+        return {
+            "database": self.database.compiled("database"),
+            "schema": self.schema_.compiled("schema"),
+            "table": self.table.compiled("table"),
+        }
+
+    def keeps(self, level: str, name: str) -> bool:
+        """Return whether ``name`` at ``level`` ('database', 'schema', 'table') passes the filter."""
+        include, exclude = self._matchers[level]
+        if include and not any(p.match(name) for p in include):
+            return False
+        return not any(p.match(name) for p in exclude)
+
+
+class IngestionSettings(BaseModel):
+    """Everything that shapes one ingestion besides its connections."""
+
+    model_config = ConfigDict(frozen=True)
+
+    service: str = Field(description="Service name: the first part of every fully qualified name.")
+    filters: Filters = Filters()
+    include_views: bool = True
+    threads: int = Field(4, description="Work units extracted at once (one source connection each).")
+    tables_per_unit: int = Field(
+        1000, description="Target tables per work unit; larger schemas are split into table slices."
+    )
+    max_units: int = Field(256, description="Upper bound on the number of mapped task instances.")
+    max_delete_fraction: float = Field(
+        DEFAULT_MAX_DELETE_FRACTION,
+        description="Fail-safe: refuse a run that would delete more than this share of the scope.",
+    )
+    hard_delete: bool = Field(False, description="Delete rows instead of flagging them deleted.")
+    delete_vanished_schemas: bool = Field(
+        True, description="Delete the tables of schemas that no longer exist in the source."
+    )
+
+    @field_validator("service")
+    @classmethod
+    def _check_service(cls, v: str) -> str:
+        if not v or not v.strip():
+            raise ConfigError("service", v, "must be a non-empty name")
+        return v
+
+    @field_validator("threads")
+    @classmethod
+    def _check_threads(cls, v: int) -> int:
+        if not 1 <= v <= 64:
+            raise ConfigError("threads", v, "must be between 1 and 64 (1-8 is typical)")
+        return v
+
+    @field_validator("tables_per_unit")
+    @classmethod
+    def _check_tables_per_unit(cls, v: int) -> int:
+        if v < 1:
+            raise ConfigError("tables_per_unit", v, "must be at least 1")
+        return v
+
+    @field_validator("max_units")
+    @classmethod
+    def _check_max_units(cls, v: int) -> int:
+        if not 1 <= v <= 1000:
+            raise ConfigError("max_units", v, "must be between 1 and 1000 (Airflow's max_map_length is 1024)")
+        return v
+
+    @field_validator("max_delete_fraction")
+    @classmethod
+    def _check_fraction(cls, v: float) -> float:
+        if not 0.0 <= v <= 1.0:
+            raise ConfigError("max_delete_fraction", v, "must be between 0.0 and 1.0")
+        return v

@@ -1,0 +1,37 @@
+"""Pydantic entities, fully qualified names and fingerprints."""
+
+from __future__ import annotations
+
+from airflow_provider_omingest.models.entities import (
+    Column,
+    ConstraintType,
+    Database,
+    DatabaseSchema,
+    Table,
+    TableConstraint,
+    TableType,
+    fingerprint_of,
+    table_fqn,
+)
+from airflow_provider_omingest.models.fqn import build_fqn, quote_part, split_fqn
+from airflow_provider_omingest.models.units import Mode, SchemaSnapshot, TableSlice, UnitResult, WorkUnit
+
+__all__ = [
+    "Column",
+    "ConstraintType",
+    "Database",
+    "DatabaseSchema",
+    "Mode",
+    "SchemaSnapshot",
+    "Table",
+    "TableConstraint",
+    "TableSlice",
+    "TableType",
+    "UnitResult",
+    "WorkUnit",
+    "build_fqn",
+    "fingerprint_of",
+    "quote_part",
+    "split_fqn",
+    "table_fqn",
+]

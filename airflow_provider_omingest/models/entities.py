@@ -1,0 +1,180 @@
+"""Metadata entities: Service → Database → Schema → Table → Column.
+
+Shaped after OpenMetadata's create requests so that mapping to OpenMetadata is direct.
+Every entity is a frozen pydantic model; its :meth:`fingerprint` hashes the canonical
+structural content (fields marked volatile are left out).
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from airflow_provider_omingest.models.fqn import build_fqn
+
+__all__ = [
+    "Column",
+    "ConstraintType",
+    "Database",
+    "DatabaseSchema",
+    "Table",
+    "TableConstraint",
+    "TableType",
+    "fingerprint_of",
+]
+
+FINGERPRINT_LENGTH = 32
+
+
+class TableType(str, enum.Enum):
+    """Kind of table; values are OpenMetadata's ``tableType`` enum."""
+
+    REGULAR = "Regular"
+    EXTERNAL = "External"
+    DYNAMIC = "Dynamic"
+    VIEW = "View"
+    SECURE_VIEW = "SecureView"
+    MATERIALIZED_VIEW = "MaterializedView"
+    ICEBERG = "Iceberg"
+    LOCAL = "Local"
+    PARTITIONED = "Partitioned"
+    FOREIGN = "Foreign"
+    TRANSIENT = "Transient"
+    STREAM = "Stream"
+
+
+class ConstraintType(str, enum.Enum):
+    """Kind of table constraint; values are OpenMetadata's ``constraintType`` enum."""
+
+    PRIMARY_KEY = "PRIMARY_KEY"
+    UNIQUE = "UNIQUE"
+    FOREIGN_KEY = "FOREIGN_KEY"
+    SORT_KEY = "SORT_KEY"
+    DIST_KEY = "DIST_KEY"
+    CLUSTER_KEY = "CLUSTER_KEY"
+
+
+class _Entity(BaseModel):
+    """Base of every entity: frozen, strict about unknown fields, fingerprintable."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
+
+    #: Field names left out of the fingerprint (figures that change without a structural change).
+    volatile_fields: ClassVar[frozenset[str]] = frozenset()
+
+    def structure(self) -> dict[str, Any]:
+        """Return the canonical structural content (JSON-ready, volatile fields removed)."""
+        return _canonical(self)
+
+    def fingerprint(self) -> str:
+        """Return a stable hash of the structural content."""
+        return fingerprint_of(self.structure())
+
+
+def fingerprint_of(structure: dict[str, Any]) -> str:
+    """Hash a canonical structure (as returned by :meth:`_Entity.structure`)."""
+    payload = json.dumps(structure, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:FINGERPRINT_LENGTH]
+
+
+def _canonical(entity: _Entity) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in type(entity).model_fields:
+        if name in entity.volatile_fields:
+            continue
+        out[name] = _canonical_value(getattr(entity, name))
+    return out
+
+
+def _canonical_value(value: Any) -> Any:
+    if isinstance(value, _Entity):
+        return _canonical(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (list, tuple)):
+        return [_canonical_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _canonical_value(v) for k, v in sorted(value.items())}
+    return value
+
+
+class Column(_Entity):
+    """A column; ``children`` holds nested fields (STRUCT/RECORD/OBJECT)."""
+
+    name: str
+    data_type: str = Field(description="Normalised type, one of OpenMetadata's dataType values.")
+    data_type_display: str = Field(description="The type as the source spells it, e.g. 'varchar(20)'.")
+    array_data_type: str | None = None
+    data_length: int | None = None
+    precision: int | None = None
+    scale: int | None = None
+    nullable: bool = True
+    default: str | None = None
+    description: str | None = None
+    ordinal_position: int | None = None
+    tags: tuple[str, ...] = ()
+    children: tuple[Column, ...] = ()
+
+
+class TableConstraint(_Entity):
+    """A primary key, unique, foreign key (or sort/dist/cluster key) over columns."""
+
+    constraint_type: ConstraintType
+    columns: tuple[str, ...]
+    name: str | None = None
+    referred_table: str | None = Field(
+        default=None, description="Fully qualified name of the referred table (foreign keys)."
+    )
+    referred_columns: tuple[str, ...] = ()
+
+
+class Table(_Entity):
+    """A table, view or other relation, with its columns and constraints."""
+
+    volatile_fields: ClassVar[frozenset[str]] = frozenset({"row_count", "last_altered"})
+
+    name: str
+    table_type: TableType = TableType.REGULAR
+    description: str | None = None
+    columns: tuple[Column, ...] = ()
+    constraints: tuple[TableConstraint, ...] = ()
+    view_definition: str | None = None
+    partition_columns: tuple[str, ...] = ()
+    cluster_columns: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    properties: dict[str, str] = Field(
+        default_factory=dict, description="Source-specific structural settings (e.g. dist style)."
+    )
+    row_count: int | None = Field(default=None, description="Volatile: not part of the fingerprint.")
+    last_altered: str | None = Field(default=None, description="Volatile: ISO time of the last change.")
+
+    def structure(self) -> dict[str, Any]:
+        """Return the canonical structure; constraints and tags are order-insensitive."""
+        out = super().structure()
+        out["constraints"] = sorted(out["constraints"], key=lambda c: json.dumps(c, sort_keys=True))
+        out["tags"] = sorted(out["tags"])
+        return out
+
+
+class DatabaseSchema(_Entity):
+    """A schema (BigQuery dataset) inside a database."""
+
+    name: str
+    description: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+class Database(_Entity):
+    """A database (BigQuery project, Snowflake database)."""
+
+    name: str
+    description: str | None = None
+
+
+def table_fqn(service: str, database: str, schema: str, table: str) -> str:
+    """Return the fully qualified name of a table."""
+    return build_fqn(service, database, schema, table)

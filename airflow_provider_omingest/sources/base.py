@@ -1,0 +1,60 @@
+"""The source contract: one instance per warehouse connection, used by one task at a time."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from airflow_provider_omingest.config import Filters
+    from airflow_provider_omingest.models.units import SchemaSnapshot, WorkUnit
+
+__all__ = ["Source"]
+
+
+class Source(abc.ABC):
+    """Read metadata from one warehouse over one connection.
+
+    Listing methods are cheap (one query per database). :meth:`extract` reads whole schemas
+    in bulk: the number of queries grows with the number of schemas, never with tables.
+    A source is a context manager; leaving it closes its connection.
+    """
+
+    #: Short name of the kind of source, shown in summaries ("postgresql", "snowflake", ...).
+    kind: ClassVar[str] = "source"
+
+    @abc.abstractmethod
+    def now(self) -> datetime:
+        """Return the source's clock (timezone-aware UTC)."""
+
+    @abc.abstractmethod
+    def list_databases(self) -> list[str]:
+        """Return the names of the databases this connection can see."""
+
+    @abc.abstractmethod
+    def list_schemas(self, database: str) -> list[str]:
+        """Return the schema names of ``database`` (system schemas excluded)."""
+
+    @abc.abstractmethod
+    def count_tables(self, database: str, schemas: list[str]) -> dict[str, int]:
+        """Return the number of tables and views per schema, in one query per database."""
+
+    @abc.abstractmethod
+    def extract(self, unit: WorkUnit, filters: Filters, include_views: bool = True) -> Iterator[SchemaSnapshot]:
+        """Yield one snapshot per schema of ``unit``.
+
+        Tables filtered out by ``filters`` are left out; a full unit's snapshots are
+        ``complete``. A schema that cannot be read raises
+        :class:`~airflow_provider_omingest.exceptions.SourceError`: never an empty snapshot.
+        """
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the connection."""
+
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
