@@ -87,7 +87,6 @@ class IngestionSettings(BaseModel):
 
     service: str = Field(description="Service name: the first part of every fully qualified name.")
     filters: Filters = Filters()
-    include_views: bool = True
     threads: int = Field(4, description="Work units extracted at once (one source connection each).")
     tables_per_unit: int = Field(
         1000, description="Target tables per work unit; larger schemas are split into table slices."

@@ -1,0 +1,710 @@
+"""The embedded catalog: entities, their history and runs in SQL tables (SQLAlchemy Core).
+
+A SQLite file by default, PostgreSQL in production. Several Airflow task processes write at
+once, so on SQLite every connection runs in WAL mode with a long busy timeout, and write
+transactions start with ``BEGIN IMMEDIATE`` (a deferred transaction that reads, then writes,
+fails at once with "database is locked" when another writer got in between; an immediate one
+waits for the lock instead).
+
+Writes are batched: one transaction per call, one ``executemany`` per kind of statement, and
+``IN`` lists of at most :data:`IN_CHUNK` names per ``SELECT``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+
+from airflow_provider_omingest.catalog.base import (
+    Catalog,
+    EntityWrite,
+    HistoryEntry,
+    RunRecord,
+    StoredEntity,
+)
+from airflow_provider_omingest.catalog.diff import diff_bodies
+from airflow_provider_omingest.exceptions import CatalogError
+from airflow_provider_omingest.models.fqn import split_fqn
+
+__all__ = ["IN_CHUNK", "SQLITE_BUSY_TIMEOUT_MS", "CatalogTables", "SqlCatalog", "build_tables"]
+
+log = logging.getLogger(__name__)
+
+#: How long a SQLite connection waits for another writer's lock before failing.
+SQLITE_BUSY_TIMEOUT_MS = 120_000
+#: Most names bound in one ``IN (...)`` list (well under SQLite's and PostgreSQL's limits).
+IN_CHUNK = 5_000
+#: Execution option that makes a SQLite transaction start with ``BEGIN IMMEDIATE``.
+_WRITE_OPTION = "omingest_write"
+_CREATE_ATTEMPTS = 5
+_MAX_ERROR_DETAIL = 500
+
+_JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+_TIMESTAMP = sa.DateTime(timezone=True)
+
+
+class CatalogTables(NamedTuple):
+    """The catalog's tables, bound to one :class:`~sqlalchemy.MetaData`."""
+
+    metadata: sa.MetaData
+    entity: sa.Table
+    history: sa.Table
+    run: sa.Table
+
+
+def build_tables(prefix: str = "omingest_") -> CatalogTables:
+    """Define the catalog tables with names starting with ``prefix``.
+
+    :param prefix: Prefix of every table, index and constraint name.
+    """
+    metadata = sa.MetaData()
+    entity = sa.Table(
+        f"{prefix}entity",
+        metadata,
+        sa.Column("id", _ID, primary_key=True, autoincrement=True),
+        sa.Column("fqn", sa.Text, nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("service", sa.Text, nullable=False),
+        sa.Column("database", sa.Text, nullable=False),
+        sa.Column("schema_name", sa.Text, nullable=True),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("fingerprint", sa.String(64), nullable=False),
+        sa.Column("body", _JSON, nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("deleted", sa.Boolean, nullable=False, default=False),
+        sa.Column("created_run", sa.Text, nullable=False),
+        sa.Column("updated_run", sa.Text, nullable=False),
+        sa.Column("created_at", _TIMESTAMP, nullable=False),
+        sa.Column("updated_at", _TIMESTAMP, nullable=False),
+        sa.CheckConstraint("kind IN ('database', 'schema', 'table')", name=f"{prefix}entity_kind"),
+        sa.Index(f"{prefix}entity_fqn", "fqn", unique=True),
+        sa.Index(f"{prefix}entity_scope", "service", "database", "schema_name"),
+    )
+    history = sa.Table(
+        f"{prefix}entity_history",
+        metadata,
+        sa.Column("id", _ID, primary_key=True, autoincrement=True),
+        sa.Column("entity_id", _ID, sa.ForeignKey(entity.c.id, ondelete="CASCADE"), nullable=False),
+        sa.Column("fqn", sa.Text, nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("change", sa.String(16), nullable=False),
+        sa.Column("run_id", sa.Text, nullable=False),
+        sa.Column("changed_at", _TIMESTAMP, nullable=False),
+        sa.Column("fingerprint", sa.String(64), nullable=True),
+        sa.Column("changes", _JSON, nullable=False),
+        sa.CheckConstraint(
+            "change IN ('created', 'updated', 'restored', 'deleted')", name=f"{prefix}history_change"
+        ),
+        sa.Index(f"{prefix}history_entity", "entity_id"),
+        sa.Index(f"{prefix}history_fqn", "fqn"),
+    )
+    run = sa.Table(
+        f"{prefix}run",
+        metadata,
+        sa.Column("run_id", sa.String(250), primary_key=True),
+        sa.Column("service", sa.Text, nullable=False),
+        sa.Column("mode", sa.String(32), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("started_at", _TIMESTAMP, nullable=False),
+        sa.Column("ended_at", _TIMESTAMP, nullable=True),
+        sa.Column("summary", _JSON, nullable=False),
+    )
+    return CatalogTables(metadata, entity, history, run)
+
+
+class _State(NamedTuple):
+    """What ``apply`` and ``delete`` need of a stored entity (no body)."""
+
+    id: int
+    fqn: str
+    version: int
+    fingerprint: str
+    deleted: bool
+
+
+@dataclass
+class _Plan:
+    """The writes of one ``apply``, sorted by what they do to the stored state."""
+
+    inserts: list[EntityWrite] = field(default_factory=list)
+    changes: list[tuple[EntityWrite, _State, str]] = field(default_factory=list)
+    unchanged: int = 0
+
+
+class SqlCatalog(Catalog):
+    """The embedded catalog on SQLAlchemy Core.
+
+    The engine is created, and the tables are created if missing, on first use.
+
+    :param url: SQLAlchemy URL, e.g. ``sqlite:////var/lib/omingest/catalog.db`` or
+        ``postgresql+psycopg://user:pass@host/db``.
+    :param table_prefix: Prefix of the catalog's table names.
+    :param engine_kwargs: Extra keyword arguments for :func:`sqlalchemy.create_engine`.
+    """
+
+    def __init__(
+        self,
+        url: str | URL,
+        *,
+        table_prefix: str = "omingest_",
+        engine_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        self.url: URL = make_url(url)
+        self.table_prefix = table_prefix
+        self.tables = build_tables(table_prefix)
+        self._engine_kwargs = dict(engine_kwargs or {})
+        self._engine: Engine | None = None
+        self._engine_pid: int | None = None
+        self._tables_ready = False
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"SqlCatalog({self.safe_url!r}, table_prefix={self.table_prefix!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.update(_engine=None, _engine_pid=None, _lock=None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    @property
+    def safe_url(self) -> str:
+        """The catalog URL with the password hidden."""
+        return self.url.render_as_string(hide_password=True)
+
+    @property
+    def engine(self) -> Engine:
+        """The engine, created (and the tables created) on first use."""
+        with self._lock:
+            if self._engine is not None and self._engine_pid != os.getpid():
+                # Forked: never share the parent's pooled connections.
+                self._engine.dispose(close=False)
+                self._engine = None
+            if self._engine is None:
+                self._engine = _create_engine(self.url, self._engine_kwargs)
+                self._engine_pid = os.getpid()
+            if not self._tables_ready:
+                self._create_tables(self._engine)
+                self._tables_ready = True
+            return self._engine
+
+    def close(self) -> None:
+        """Dispose of the engine and its connections."""
+        with self._lock:
+            if self._engine is not None:
+                self._engine.dispose()
+                self._engine = None
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def read_scope(self, service: str, database: str, schemas: list[str]) -> dict[str, StoredEntity]:
+        """Return the schema and table entities (deleted ones too) of ``schemas`` in one ``SELECT``.
+
+        :param service: Service name (first FQN part).
+        :param database: Database name.
+        :param schemas: Schema names.
+        """
+        if not schemas:
+            return {}
+        e = self.tables.entity
+        query = sa.select(
+            e.c.fqn, e.c.kind, e.c.database, e.c.schema_name, e.c.name, e.c.fingerprint, e.c.deleted
+        ).where(
+            e.c.service == service,
+            e.c.database == database,
+            e.c.schema_name.in_(sorted(set(schemas))),
+            e.c.kind.in_(("schema", "table")),
+        )
+        with self._transaction(f"read the scope {service}.{database} {len(schemas)} schema(s)") as conn:
+            rows = conn.execute(query).all()
+        return {row.fqn: StoredEntity(**row._asdict()) for row in rows}
+
+    def list_schemas(self, service: str, database: str) -> list[str]:
+        """Return the names of the live schemas of ``database``, sorted.
+
+        :param service: Service name.
+        :param database: Database name.
+        """
+        e = self.tables.entity
+        query = (
+            sa.select(e.c.name)
+            .where(e.c.service == service, e.c.database == database, e.c.kind == "schema", ~e.c.deleted)
+            .order_by(e.c.name)
+        )
+        with self._transaction(f"list the schemas of {service}.{database}") as conn:
+            return list(conn.execute(query).scalars())
+
+    def list_tables(
+        self,
+        service: str,
+        database: str | None = None,
+        schema: str | None = None,
+        include_deleted: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Return the tables of a service as dicts of fqn, database, schema, name, deleted, version.
+
+        :param service: Service name.
+        :param database: Only tables of this database.
+        :param schema: Only tables of this schema.
+        :param include_deleted: Include soft-deleted tables.
+        """
+        e = self.tables.entity
+        query = sa.select(
+            e.c.fqn, e.c.database, e.c.schema_name, e.c.name, e.c.deleted, e.c.version
+        ).where(e.c.service == service, e.c.kind == "table")
+        if database is not None:
+            query = query.where(e.c.database == database)
+        if schema is not None:
+            query = query.where(e.c.schema_name == schema)
+        if not include_deleted:
+            query = query.where(~e.c.deleted)
+        query = query.order_by(e.c.database, e.c.schema_name, e.c.name)
+        with self._transaction(f"list the tables of {service}") as conn:
+            rows = conn.execute(query).all()
+        return [
+            {
+                "fqn": r.fqn,
+                "database": r.database,
+                "schema": r.schema_name,
+                "name": r.name,
+                "deleted": r.deleted,
+                "version": r.version,
+            }
+            for r in rows
+        ]
+
+    def get(self, fqn: str) -> dict[str, Any] | None:
+        """Return an entity's body with ``deleted``, ``version`` and ``fingerprint``, or None.
+
+        :param fqn: Fully qualified name.
+        """
+        e = self.tables.entity
+        query = sa.select(e.c.body, e.c.deleted, e.c.version, e.c.fingerprint).where(e.c.fqn == fqn)
+        with self._transaction(f"read {fqn}") as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        return {**row.body, "deleted": row.deleted, "version": row.version, "fingerprint": row.fingerprint}
+
+    def history(self, fqn: str) -> list[HistoryEntry]:
+        """Return an entity's versions, oldest first.
+
+        :param fqn: Fully qualified name.
+        """
+        h = self.tables.history
+        query = (
+            sa.select(h.c.fqn, h.c.version, h.c.change, h.c.run_id, h.c.changed_at, h.c.fingerprint,
+                      h.c.changes)
+            .where(h.c.fqn == fqn)
+            .order_by(h.c.id)
+        )
+        with self._transaction(f"read the history of {fqn}") as conn:
+            rows = conn.execute(query).all()
+        return [
+            HistoryEntry(**{**row._asdict(), "changed_at": _as_utc(row.changed_at)}) for row in rows
+        ]
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def apply(self, writes: list[EntityWrite], run_id: str) -> None:
+        """Apply creates, updates and restores in one transaction, recording history.
+
+        What a write does depends on what is stored, so a retried write is harmless: a new FQN is
+        created; a soft-deleted one is restored; a live one with another fingerprint is updated;
+        a live one with the same fingerprint is left alone. When one FQN is written twice, the
+        last write wins.
+
+        :param writes: The writes.
+        :param run_id: The run making them.
+        """
+        if not writes:
+            return
+        by_fqn = {w.fqn: w for w in writes}
+        now = _utcnow()
+        started = time.perf_counter()
+        with self._transaction(f"apply {len(by_fqn)} write(s) of run {run_id}", write=True) as conn:
+            stored = self._select_state(conn, list(by_fqn))
+            plan = _plan(by_fqn.values(), stored)
+            old_bodies = self._select_bodies(conn, [s.id for _, s, _ in plan.changes])
+            self._insert_entities(conn, plan.inserts, run_id, now)
+            self._change_entities(conn, plan.changes, old_bodies, run_id, now)
+        log.info(
+            "Applied %d write(s) of run %s in %.2fs: %d created, %d updated or restored, %d unchanged.",
+            len(by_fqn), run_id, time.perf_counter() - started, len(plan.inserts), len(plan.changes),
+            plan.unchanged,
+        )
+
+    def delete(self, fqns: list[str], run_id: str, hard: bool = False) -> int:
+        """Delete entities by FQN in one transaction; return how many changed.
+
+        A soft delete marks live entities deleted (version + 1, a ``deleted`` history entry);
+        entities already deleted or unknown are not counted. A hard delete removes the entities,
+        soft-deleted ones too, with their whole history, as OpenMetadata's hard delete does; it
+        counts the entities removed. Deleting a schema leaves its tables alone.
+
+        :param fqns: Fully qualified names.
+        :param run_id: The run deleting them.
+        :param hard: Remove the rows instead of marking them deleted.
+        """
+        unique = sorted(set(fqns))
+        if not unique:
+            return 0
+        how = "hard-delete" if hard else "delete"
+        with self._transaction(f"{how} {len(unique)} entities for run {run_id}", write=True) as conn:
+            stored = self._select_state(conn, unique)
+            if hard:
+                count = self._remove_entities(conn, [s.id for s in stored.values()])
+            else:
+                count = self._mark_deleted(conn, [s for s in stored.values() if not s.deleted], run_id)
+        log.info("Run %s: %sd %d of %d entities.", run_id, how, count, len(unique))
+        return count
+
+    def record_run(self, run: RunRecord) -> None:
+        """Insert or update a run record.
+
+        :param run: The run.
+        """
+        r = self.tables.run
+        values = run.model_dump()
+        with self._transaction(f"record run {run.run_id}", write=True) as conn:
+            _upsert(conn, r, values, key="run_id")
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        """Return a run record, or None.
+
+        :param run_id: The run's id.
+        """
+        r = self.tables.run
+        with self._transaction(f"read run {run_id}") as conn:
+            row = conn.execute(sa.select(r).where(r.c.run_id == run_id)).first()
+        if row is None:
+            return None
+        data = row._asdict()
+        data["started_at"] = _as_utc(data["started_at"])
+        data["ended_at"] = _as_utc(data["ended_at"])
+        return RunRecord(**data)
+
+    # -- statements -------------------------------------------------------------------------
+
+    def _select_state(self, conn: Connection, fqns: Sequence[str]) -> dict[str, _State]:
+        """Read (and on PostgreSQL lock) the stored state of ``fqns``, without bodies."""
+        e = self.tables.entity
+        stored: dict[str, _State] = {}
+        for chunk in _chunks(sorted(fqns)):
+            query = (
+                sa.select(e.c.id, e.c.fqn, e.c.version, e.c.fingerprint, e.c.deleted)
+                .where(e.c.fqn.in_(chunk))
+                .order_by(e.c.fqn)
+                .with_for_update()
+            )
+            stored.update((row.fqn, _State(*row)) for row in conn.execute(query))
+        return stored
+
+    def _select_bodies(self, conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """Read the stored bodies of the entities about to change."""
+        e = self.tables.entity
+        bodies: dict[int, dict[str, Any]] = {}
+        for chunk in _chunks(ids):
+            rows = conn.execute(sa.select(e.c.id, e.c.body).where(e.c.id.in_(chunk)))
+            bodies.update((entity_id, body) for entity_id, body in rows)
+        return bodies
+
+    def _insert_entities(
+        self, conn: Connection, writes: list[EntityWrite], run_id: str, now: datetime
+    ) -> None:
+        if not writes:
+            return
+        e = self.tables.entity
+        rows = [_entity_row(w, run_id, now) for w in writes]
+        if conn.dialect.insert_executemany_returning:
+            result = conn.execute(sa.insert(e).returning(e.c.fqn, e.c.id), rows)
+            ids = {fqn: entity_id for fqn, entity_id in result}
+        else:
+            conn.execute(sa.insert(e), rows)
+            ids = {fqn: s.id for fqn, s in self._select_state(conn, [w.fqn for w in writes]).items()}
+        history = [
+            _history_row(ids[w.fqn], w.fqn, 1, "created", run_id, now, w.fingerprint, {}) for w in writes
+        ]
+        conn.execute(sa.insert(self.tables.history), history)
+
+    def _change_entities(
+        self,
+        conn: Connection,
+        changes: list[tuple[EntityWrite, _State, str]],
+        old_bodies: dict[int, dict[str, Any]],
+        run_id: str,
+        now: datetime,
+    ) -> None:
+        if not changes:
+            return
+        e = self.tables.entity
+        stmt = (
+            sa.update(e)
+            .where(e.c.id == sa.bindparam("b_id"))
+            .values(
+                kind=sa.bindparam("b_kind"),
+                database=sa.bindparam("b_database"),
+                schema_name=sa.bindparam("b_schema_name"),
+                name=sa.bindparam("b_name"),
+                fingerprint=sa.bindparam("b_fingerprint"),
+                body=sa.bindparam("b_body", type_=_JSON),
+                version=sa.bindparam("b_version"),
+                deleted=False,
+                updated_run=run_id,
+                updated_at=now,
+            )
+        )
+        params = []
+        history = []
+        for write, state, change in changes:
+            version = state.version + 1
+            params.append(
+                {
+                    "b_id": state.id,
+                    "b_kind": write.kind,
+                    "b_database": write.database,
+                    "b_schema_name": _schema_name(write),
+                    "b_name": write.name,
+                    "b_fingerprint": write.fingerprint,
+                    "b_body": write.body,
+                    "b_version": version,
+                }
+            )
+            diff = diff_bodies(old_bodies.get(state.id) or {}, write.body)
+            history.append(
+                _history_row(state.id, write.fqn, version, change, run_id, now, write.fingerprint, diff)
+            )
+        conn.execute(stmt, params)
+        conn.execute(sa.insert(self.tables.history), history)
+
+    def _mark_deleted(self, conn: Connection, live: list[_State], run_id: str) -> int:
+        if not live:
+            return 0
+        e = self.tables.entity
+        now = _utcnow()
+        stmt = (
+            sa.update(e)
+            .where(e.c.id == sa.bindparam("b_id"))
+            .values(deleted=True, version=sa.bindparam("b_version"), updated_run=run_id, updated_at=now)
+        )
+        conn.execute(stmt, [{"b_id": s.id, "b_version": s.version + 1} for s in live])
+        history = [
+            _history_row(s.id, s.fqn, s.version + 1, "deleted", run_id, now, s.fingerprint, {})
+            for s in live
+        ]
+        conn.execute(sa.insert(self.tables.history), history)
+        return len(live)
+
+    def _remove_entities(self, conn: Connection, ids: list[int]) -> int:
+        e, h = self.tables.entity, self.tables.history
+        for chunk in _chunks(ids):
+            conn.execute(sa.delete(h).where(h.c.entity_id.in_(chunk)))
+            conn.execute(sa.delete(e).where(e.c.id.in_(chunk)))
+        return len(ids)
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self, action: str, *, write: bool = False) -> Iterator[Connection]:
+        """Run one transaction; turn database errors into :class:`CatalogError` naming ``action``."""
+        try:
+            with self.engine.connect() as conn:
+                if write:
+                    conn.execution_options(**{_WRITE_OPTION: True})
+                with conn.begin():
+                    yield conn
+        except sa_exc.SQLAlchemyError as exc:
+            raise self._error(action, exc) from exc
+
+    def _create_tables(self, engine: Engine) -> None:
+        """Create the tables if missing; tolerate another process creating them at the same time."""
+        for attempt in range(1, _CREATE_ATTEMPTS + 1):
+            try:
+                with engine.connect() as conn:
+                    conn.execution_options(**{_WRITE_OPTION: True})
+                    with conn.begin():
+                        self.tables.metadata.create_all(conn, checkfirst=True)
+                return
+            except (sa_exc.OperationalError, sa_exc.ProgrammingError, sa_exc.IntegrityError) as exc:
+                if attempt == _CREATE_ATTEMPTS or not _is_already_exists(exc):
+                    raise self._error("create the catalog tables", exc) from exc
+                log.info("Catalog tables were being created by another process; checking again.")
+                time.sleep(0.05 * attempt)
+            except sa_exc.SQLAlchemyError as exc:
+                raise self._error("create the catalog tables", exc) from exc
+
+    def _error(self, action: str, exc: sa_exc.SQLAlchemyError) -> CatalogError:
+        cause = getattr(exc, "orig", None) or exc
+        detail = " ".join(str(cause).split())[:_MAX_ERROR_DETAIL]
+        error = CatalogError(
+            f"Could not {action} in the catalog at {self.safe_url}: {type(cause).__name__}: {detail}"
+        )
+        error.retryable = isinstance(
+            exc, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
+        ) or bool(getattr(exc, "connection_invalidated", False))
+        return error
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _create_engine(url: URL, engine_kwargs: dict[str, Any]) -> Engine:
+    """Create the engine; on SQLite, set WAL mode, the busy timeout and immediate write transactions."""
+    if url.get_backend_name() != "sqlite":
+        return sa.create_engine(url, **engine_kwargs)
+    if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
+        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    kwargs = dict(engine_kwargs)
+    kwargs.setdefault("connect_args", {}).setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)
+    engine = sa.create_engine(url, **kwargs)
+    sa.event.listen(engine, "connect", _sqlite_on_connect)
+    sa.event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let the "begin" event start transactions instead of the driver's implicit deferred BEGIN.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    write = conn.get_execution_options().get(_WRITE_OPTION, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _is_already_exists(exc: sa_exc.SQLAlchemyError) -> bool:
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    return "already exists" in text or "duplicate key" in text
+
+
+def _upsert(conn: Connection, table: sa.Table, values: dict[str, Any], key: str) -> None:
+    """Insert one row, or update it if a row with the same primary key ``key`` exists."""
+    changed = {k: v for k, v in values.items() if k != key}
+    dialect = conn.dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        insert = (postgresql if dialect == "postgresql" else sqlite).insert(table).values(values)
+        conn.execute(insert.on_conflict_do_update(index_elements=[table.c[key]], set_=changed))
+        return
+    updated = conn.execute(sa.update(table).where(table.c[key] == values[key]).values(changed))
+    if not updated.rowcount:
+        conn.execute(sa.insert(table).values(values))
+
+
+def _plan(writes: Iterable[EntityWrite], stored: dict[str, _State]) -> _Plan:
+    """Decide, from the stored state, what each write does."""
+    plan = _Plan()
+    for write in writes:
+        state = stored.get(write.fqn)
+        if state is None:
+            action = "created"
+            plan.inserts.append(write)
+        elif state.deleted:
+            action = "restored"
+            plan.changes.append((write, state, action))
+        elif state.fingerprint != write.fingerprint:
+            action = "updated"
+            plan.changes.append((write, state, action))
+        else:
+            action = "unchanged"
+            plan.unchanged += 1
+        if action != write.change:
+            log.debug("Write %s of %s is %s in the catalog.", write.change, write.fqn, action)
+    return plan
+
+
+def _entity_row(write: EntityWrite, run_id: str, now: datetime) -> dict[str, Any]:
+    return {
+        "fqn": write.fqn,
+        "kind": write.kind,
+        "service": _service_of(write.fqn),
+        "database": write.database,
+        "schema_name": _schema_name(write),
+        "name": write.name,
+        "fingerprint": write.fingerprint,
+        "body": write.body,
+        "version": 1,
+        "deleted": False,
+        "created_run": run_id,
+        "updated_run": run_id,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _history_row(
+    entity_id: int,
+    fqn: str,
+    version: int,
+    change: str,
+    run_id: str,
+    now: datetime,
+    fingerprint: str | None,
+    changes: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "entity_id": entity_id,
+        "fqn": fqn,
+        "version": version,
+        "change": change,
+        "run_id": run_id,
+        "changed_at": now,
+        "fingerprint": fingerprint,
+        "changes": changes,
+    }
+
+
+def _service_of(fqn: str) -> str:
+    try:
+        return split_fqn(fqn)[0]
+    except ValueError as exc:
+        raise CatalogError(f"Cannot store {fqn!r}: {exc}") from exc
+
+
+def _schema_name(write: EntityWrite) -> str | None:
+    """Return the schema column of a write: a schema entity is in its own schema."""
+    if write.kind == "schema":
+        return write.schema_name or write.name
+    return write.schema_name
+
+
+def _chunks(items: Sequence[Any], size: int = IN_CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    """Return ``value`` as an aware UTC time (SQLite hands back naive times)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)

@@ -1,0 +1,157 @@
+"""Build an ingestion DAG in one call: plan → extract[unit] → update[unit] → delete → summary.
+
+A user's DAG file is a few lines::
+
+    from airflow_provider_omingest import build_ingestion_dag
+
+    dag = build_ingestion_dag(
+        "ingest_warehouse",
+        source_conn_id="warehouse",
+        catalog_conn_id="omingest_catalog",
+        service="warehouse",
+        filters={"schema": {"exclude": ["^tmp_"]}},
+        threads=4,
+        schedule="@daily",
+    )
+
+Everything is validated here, at DAG parse time; nothing here opens a connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from pydantic import ValidationError
+
+from airflow_provider_omingest.config import Filters, IngestionSettings
+from airflow_provider_omingest.exceptions import ConfigError
+
+__all__ = ["DEFAULT_POOL", "build_ingestion_dag", "ingestion_params"]
+
+#: Pool that caps connections to the warehouse across every DAG using it. Create it with
+#: ``airflow pools set omingest 4 "omingest source connections"``.
+DEFAULT_POOL = "omingest"
+
+
+def ingestion_params(default_mode: str = "auto") -> dict[str, Any]:
+    """Return the DAG params offered by "Trigger DAG w/ config"."""
+    from airflow.sdk import Param
+
+    return {
+        "mode": Param(default_mode, enum=["auto", "full", "incremental"],
+                      description="auto: incremental when possible; full: re-sync everything."),
+        "dry_run": Param(False, type="boolean", description="Compute the changes, write nothing."),
+        "confirm_delete": Param(False, type="boolean",
+                                description="Allow deletions above the fail-safe threshold for this run."),
+    }
+
+
+def build_ingestion_dag(
+    dag_id: str,
+    *,
+    source_conn_id: str,
+    service: str,
+    catalog_conn_id: str = "omingest_catalog",
+    filters: Filters | dict[str, Any] | None = None,
+    threads: int = 4,
+    pool: str = DEFAULT_POOL,
+    tables_per_unit: int = 1000,
+    max_delete_fraction: float | None = None,
+    hard_delete: bool = False,
+    schedule: Any = None,
+    start_date: datetime | None = None,
+    default_mode: str = "auto",
+    snapshot_path: str | None = None,
+    retries: int = 2,
+    tags: Sequence[str] = (),
+    dag_kwargs: dict[str, Any] | None = None,
+):
+    """Return a DAG that keeps the catalog in sync with one source.
+
+    :param dag_id: the DAG id.
+    :param source_conn_id: Airflow connection of the warehouse.
+    :param service: service name, the first part of every fully qualified name.
+    :param catalog_conn_id: Airflow connection of the catalog (``sqlite`` or ``postgres``).
+    :param filters: include/exclude regex lists per level, e.g.
+        ``{"schema": {"include": ["^sales"]}, "table": {"exclude": ["_tmp$"]}}``.
+    :param threads: extract tasks running at once in one run (``max_active_tis_per_dagrun``).
+    :param pool: Airflow pool capping source connections across DAGs.
+    :param tables_per_unit: target tables per work unit (larger schemas are split).
+    :param max_delete_fraction: fail-safe threshold (default 0.2).
+    :param hard_delete: remove rows instead of soft-deleting.
+    :param schedule: the DAG schedule (``None``: manual only).
+    :param start_date: first logical date (default 2024-01-01 UTC).
+    :param default_mode: default of the ``mode`` param.
+    :param snapshot_path: base ``ObjectStoragePath`` for snapshots between tasks.
+    :param retries: retries per task (a failed unit is retried alone).
+    :param tags: extra DAG tags.
+    :param dag_kwargs: any other ``DAG`` argument.
+    :raises ConfigError: naming the bad setting.
+    """
+    from airflow.sdk import DAG
+
+    from airflow_provider_omingest.operators.ingestion import (
+        UNIT_MAP_INDEX_TEMPLATE,
+        OmingestDeleteOperator,
+        OmingestExtractOperator,
+        OmingestPlanOperator,
+        OmingestSummaryOperator,
+        OmingestUpdateOperator,
+        as_mode,
+    )
+
+    as_mode(default_mode)
+    settings = _settings(
+        service=service, filters=filters or {}, threads=threads, tables_per_unit=tables_per_unit,
+        hard_delete=hard_delete,
+        **({"max_delete_fraction": max_delete_fraction} if max_delete_fraction is not None else {}),
+    )
+    if not pool:
+        raise ConfigError("pool", pool, "name the Airflow pool that caps connections to the warehouse")
+    kwargs: dict[str, Any] = {
+        "schedule": schedule,
+        "start_date": start_date or datetime(2024, 1, 1, tzinfo=timezone.utc),
+        "catchup": False,
+        "max_active_runs": 1,
+        "params": ingestion_params(default_mode),
+        "tags": ["omingest", service, *tags],
+        "default_args": {"retries": retries, "retry_delay": timedelta(seconds=30)},
+        "doc_md": f"Keeps catalog `{catalog_conn_id}` in sync with `{source_conn_id}` (service `{service}`).",
+        **(dag_kwargs or {}),
+    }
+    with DAG(dag_id, **kwargs) as dag:
+        plan = OmingestPlanOperator(
+            task_id="plan", source_conn_id=source_conn_id, catalog_conn_id=catalog_conn_id,
+            settings=settings, mode="{{ params.mode }}", dry_run="{{ params.dry_run }}",
+        )
+        extract = OmingestExtractOperator.partial(
+            task_id="extract", source_conn_id=source_conn_id, settings=settings, snapshot_path=snapshot_path,
+            pool=pool, max_active_tis_per_dagrun=threads, map_index_template=UNIT_MAP_INDEX_TEMPLATE,
+        ).expand(unit=plan.output["units"])
+        update = OmingestUpdateOperator.partial(
+            task_id="update", catalog_conn_id=catalog_conn_id, settings=settings,
+            dry_run="{{ params.dry_run }}", map_index_template=UNIT_MAP_INDEX_TEMPLATE,
+        ).expand(extracted=extract.output)
+        delete = OmingestDeleteOperator(
+            task_id="delete", catalog_conn_id=catalog_conn_id, settings=settings,
+            dry_run="{{ params.dry_run }}", confirm_delete="{{ params.confirm_delete }}", retries=0,
+        )
+        summary = OmingestSummaryOperator(
+            task_id="summary", catalog_conn_id=catalog_conn_id, settings=settings,
+            snapshot_path=snapshot_path, retries=0,
+        )
+        update >> delete >> summary
+    return dag
+
+
+def _settings(**values: Any) -> IngestionSettings:
+    try:
+        return IngestionSettings.model_validate(values)
+    except ValidationError as e:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in e.errors()
+        )
+        raise ConfigError("settings", {k: v for k, v in values.items() if k != "filters"} | {
+            "filters": values.get("filters")}, problems) from None

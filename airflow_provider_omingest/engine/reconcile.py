@@ -1,0 +1,134 @@
+"""Reconcile a unit's snapshots with the catalog: what to create, update, keep and delete.
+
+Pure logic: one read of the catalog (``stored``) in, a :class:`UnitPlan` out. Comparing is
+comparing fingerprints, so no entity is fetched one by one.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from airflow_provider_omingest.catalog.base import EntityWrite, StoredEntity
+from airflow_provider_omingest.config import Filters
+from airflow_provider_omingest.models.entities import DatabaseSchema, _Entity
+from airflow_provider_omingest.models.fqn import build_fqn
+from airflow_provider_omingest.models.units import SchemaSnapshot, UnitResult
+
+__all__ = ["UnitPlan", "reconcile"]
+
+
+@dataclass
+class UnitPlan:
+    """Result of :func:`reconcile` for one work unit."""
+
+    writes: list[EntityWrite] = field(default_factory=list)
+    created: Counter[str] = field(default_factory=Counter)
+    updated: Counter[str] = field(default_factory=Counter)
+    unchanged: Counter[str] = field(default_factory=Counter)
+    unreflectable: Counter[str] = field(default_factory=Counter)
+    delete_candidates: list[str] = field(default_factory=list)
+    scope_size: int = 0
+
+    def to_result(self, unit_id: str, database: str, schemas: tuple[str, ...], dry_run: bool) -> UnitResult:
+        """Return the small, JSON-ready outcome for XCom."""
+        return UnitResult(
+            unit_id=unit_id,
+            database=database,
+            schemas=schemas,
+            created=dict(self.created),
+            updated=dict(self.updated),
+            unchanged=dict(self.unchanged),
+            unreflectable=dict(self.unreflectable),
+            delete_candidates=sorted(self.delete_candidates),
+            scope_size=self.scope_size,
+            dry_run=dry_run,
+        )
+
+
+def reconcile(
+    service: str,
+    snapshots: list[SchemaSnapshot],
+    stored: dict[str, StoredEntity],
+    filters: Filters,
+) -> UnitPlan:
+    """Compare snapshots with what the catalog holds for the same scope.
+
+    A table in the catalog but not in a ``complete`` snapshot becomes a delete candidate,
+    unless it is outside the filters, outside the snapshot's table slice, or listed as
+    unreflectable. Incomplete (incremental) snapshots never produce delete candidates.
+
+    :param service: service name, the first part of every FQN.
+    :param snapshots: the unit's snapshots, one per schema (or slice).
+    :param stored: the catalog's entities for the unit's schemas, by FQN (one read).
+    :param filters: the ingestion's filters, to keep out-of-filter tables from deletion.
+    """
+    plan = UnitPlan()
+    for snap in snapshots:
+        schema = snap.schema_name
+        schema_entity = snap.schema_entity or DatabaseSchema(name=schema)
+        if snap.table_slice is None or snap.table_slice.index == 0:
+            _compare(plan, service, "schema", snap.database, None, schema_entity,
+                     build_fqn(service, snap.database, schema), stored, count=False)
+        seen: set[str] = set()
+        for table in snap.tables:
+            fqn = build_fqn(service, snap.database, schema, table.name)
+            seen.add(fqn)
+            _compare(plan, service, "table", snap.database, schema, table, fqn, stored, count=True)
+        plan.unreflectable[schema] += len(snap.unreflectable)
+        unreflectable = {build_fqn(service, snap.database, schema, t) for t in snap.unreflectable}
+        in_scope = [
+            e for e in stored.values()
+            if e.kind == "table" and not e.deleted and e.database == snap.database and e.schema_name == schema
+            and filters.keeps("table", e.name)
+            and (snap.table_slice is None or snap.table_slice.contains(e.name))
+        ]
+        if snap.complete:
+            plan.scope_size += len(in_scope)
+            plan.delete_candidates.extend(
+                e.fqn for e in in_scope if e.fqn not in seen and e.fqn not in unreflectable
+            )
+        else:
+            plan.scope_size += len(seen & {e.fqn for e in in_scope})
+    return plan
+
+
+def _compare(
+    plan: UnitPlan,
+    service: str,
+    kind: str,
+    database: str,
+    schema: str | None,
+    entity: _Entity,
+    fqn: str,
+    stored: dict[str, StoredEntity],
+    *,
+    count: bool,
+) -> None:
+    fingerprint = entity.fingerprint()
+    old = stored.get(fqn)
+    key = schema or getattr(entity, "name", "")
+    if old is None:
+        change = "created"
+    elif old.deleted:
+        change = "restored"
+    elif old.fingerprint != fingerprint:
+        change = "updated"
+    else:
+        if count:
+            plan.unchanged[key] += 1
+        return
+    plan.writes.append(
+        EntityWrite(
+            fqn=fqn,
+            kind=kind,  # type: ignore[arg-type]
+            database=database,
+            schema_name=schema if kind == "table" else getattr(entity, "name", None),
+            name=getattr(entity, "name"),
+            fingerprint=fingerprint,
+            body=entity.model_dump(mode="json"),
+            change=change,  # type: ignore[arg-type]
+        )
+    )
+    if count:
+        (plan.updated if change == "updated" else plan.created)[key] += 1

@@ -1,0 +1,62 @@
+"""Hook that turns an Airflow connection into a :class:`~airflow_provider_omingest.sources.Source`."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseHook
+
+from airflow_provider_omingest.hooks.connection_urls import sqlalchemy_url
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
+
+    from airflow_provider_omingest.sources.base import Source
+
+__all__ = ["OmingestSourceHook"]
+
+
+class OmingestSourceHook(BaseHook):
+    """Open a metadata source from a standard Airflow connection.
+
+    Reuses the connections people already have: ``postgres``, ``sqlite``, ``duckdb``,
+    ``mysql`` or ``omingest_sqlalchemy`` (any SQLAlchemy URL). Credentials stay inside the
+    hook: they are never logged and never returned.
+
+    :param source_conn_id: the Airflow connection of the warehouse.
+    """
+
+    conn_name_attr = "source_conn_id"
+    default_conn_name = "omingest_source"
+    conn_type = "omingest_sqlalchemy"
+    hook_name = "omingest SQLAlchemy database"
+
+    def __init__(self, source_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.source_conn_id = source_conn_id
+
+    @cached_property
+    def connection(self) -> Connection:
+        """Return the Airflow connection (read once)."""
+        return self.get_connection(self.source_conn_id)
+
+    def get_source(self) -> Source:
+        """Return a new, unopened source for the connection (one connection per call)."""
+        from airflow_provider_omingest.sources.sqlalchemy_source import SqlAlchemySource
+
+        extra = self.connection.extra_dejson or {}
+        return SqlAlchemySource(sqlalchemy_url(self.connection), database_name=extra.get("database_name"))
+
+    def get_conn(self) -> Source:
+        """Return a new source (Airflow's generic hook entry point)."""
+        return self.get_source()
+
+    def test_connection(self) -> tuple[bool, str]:
+        """List the databases through the source, as the UI's "Test" button does."""
+        try:
+            with self.get_source() as source:
+                dbs = source.list_databases()
+            return True, f"Connected; databases: {', '.join(dbs)}"
+        except Exception as e:
+            return False, str(e)

@@ -1,0 +1,372 @@
+"""Operators for the stages of an ingestion: plan → extract[unit] → update[unit] → delete → summary.
+
+Thin by design: each stores its arguments in ``__init__``, builds hooks inside ``execute``
+and calls one function of :mod:`airflow_provider_omingest.engine.stages`. What they return
+is small and JSON-ready, so outputs chain with ``.expand()`` and XCom.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
+
+from airflow_provider_omingest.config import IngestionSettings
+from airflow_provider_omingest.exceptions import ConfigError, OmingestError
+from airflow_provider_omingest.hooks.catalog import OmingestCatalogHook
+from airflow_provider_omingest.hooks.source import OmingestSourceHook
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+__all__ = [
+    "OmingestDeleteOperator",
+    "OmingestExtractOperator",
+    "OmingestPlanOperator",
+    "OmingestSummaryOperator",
+    "OmingestUpdateOperator",
+]
+
+log = logging.getLogger(__name__)
+
+MODES = ("auto", "full", "incremental")
+UNIT_LABEL_KEY = "omingest_unit"
+#: Use as ``map_index_template`` so that each mapped task instance shows its schemas in the UI.
+UNIT_MAP_INDEX_TEMPLATE = "{{ omingest_unit }}"
+
+
+def as_bool(value: Any, name: str) -> bool:
+    """Parse a boolean argument that may arrive as a rendered template string."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off", "", "none"):
+        return False
+    raise ConfigError(name, value, "expected true or false")
+
+
+def as_mode(value: Any) -> str:
+    """Validate the requested mode."""
+    mode = str(value).strip().lower()
+    if mode not in MODES:
+        raise ConfigError("mode", value, f"expected one of {', '.join(MODES)}")
+    return mode
+
+
+def as_settings(settings: IngestionSettings | dict[str, Any]) -> IngestionSettings:
+    """Accept settings as a model or a plain dict (validated now, at DAG parse time)."""
+    return settings if isinstance(settings, IngestionSettings) else IngestionSettings.model_validate(settings)
+
+
+def _reraise(e: Exception, what: str) -> None:
+    """Map our errors to Airflow's: retry only what a retry can fix."""
+    if isinstance(e, OmingestError) and not e.retryable:
+        raise AirflowFailException(f"{what}: {e}") from e
+    raise AirflowException(f"{what}: {e}") from e
+
+
+class OmingestPlanOperator(BaseOperator):
+    """List databases and schemas through the filters and cut them into work units.
+
+    Pushes the units under the XCom key ``units`` (for ``.expand(unit=plan.output["units"])``)
+    and returns the whole plan.
+
+    :param source_conn_id: connection of the warehouse. (templated)
+    :param catalog_conn_id: connection of the catalog. (templated)
+    :param settings: the ingestion's settings (service, filters, threads, ...).
+    :param mode: ``auto``, ``full`` or ``incremental``. (templated)
+    :param dry_run: compute everything, write nothing. (templated)
+    """
+
+    template_fields: Sequence[str] = ("source_conn_id", "catalog_conn_id", "mode", "dry_run")
+
+    def __init__(
+        self,
+        *,
+        source_conn_id: str,
+        catalog_conn_id: str,
+        settings: IngestionSettings | dict[str, Any],
+        mode: str = "auto",
+        dry_run: bool | str = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.source_conn_id = source_conn_id
+        self.catalog_conn_id = catalog_conn_id
+        self.settings = as_settings(settings)
+        self.mode = mode
+        self.dry_run = dry_run
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_omingest.engine.stages import plan_run
+
+        mode, dry_run = as_mode(self.mode), as_bool(self.dry_run, "dry_run")
+        try:
+            with OmingestSourceHook(self.source_conn_id).get_source() as source, \
+                    OmingestCatalogHook(self.catalog_conn_id).get_catalog() as catalog:
+                plan = plan_run(source, catalog, self.settings, requested_mode=mode,  # type: ignore[arg-type]
+                                dry_run=dry_run, run_id=context["run_id"])
+        except Exception as e:
+            _reraise(e, "Planning failed")
+        log.info("Mode %s (%s); %d work units; %d vanished entities", plan.mode, plan.mode_reason,
+                 len(plan.units), len(plan.vanished))
+        context["ti"].xcom_push(key="units", value=[u.model_dump(mode="json") for u in plan.units])
+        return plan.model_dump(mode="json")
+
+
+class OmingestExtractOperator(BaseOperator):
+    """Extract one work unit from the source and store its snapshots (mapped over units).
+
+    Opens its own source connection. Returns ``{"unit", "snapshot", "tables"}``: the unit, the
+    path of the stored snapshots and the number of tables, for the update task.
+
+    :param source_conn_id: connection of the warehouse. (templated)
+    :param settings: the ingestion's settings.
+    :param unit: the work unit (a dict from the plan's ``units`` XCom).
+    :param snapshot_path: base ``ObjectStoragePath`` for snapshots; default
+        ``[omingest] snapshot_path`` or ``$AIRFLOW_HOME/omingest/snapshots``. (templated)
+    """
+
+    template_fields: Sequence[str] = ("source_conn_id", "snapshot_path")
+
+    def __init__(
+        self,
+        *,
+        source_conn_id: str,
+        settings: IngestionSettings | dict[str, Any],
+        unit: dict[str, Any],
+        snapshot_path: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.source_conn_id = source_conn_id
+        self.settings = as_settings(settings)
+        self.unit = unit
+        self.snapshot_path = snapshot_path
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_omingest.engine.planner import unit_label
+        from airflow_provider_omingest.engine.stages import extract_unit
+        from airflow_provider_omingest.models.units import WorkUnit
+        from airflow_provider_omingest.snapshot_store import default_snapshot_base, write_snapshots
+
+        unit = WorkUnit.model_validate(self.unit)
+        context[UNIT_LABEL_KEY] = unit_label(unit)  # type: ignore[literal-required]
+        try:
+            with OmingestSourceHook(self.source_conn_id).get_source() as source:
+                snapshots = extract_unit(source, unit, self.settings)
+        except Exception as e:
+            _reraise(e, f"Extracting {unit_label(unit)} failed; nothing in it will be deleted")
+        path = write_snapshots(self.snapshot_path or default_snapshot_base(), context["dag"].dag_id,
+                               context["run_id"], unit.unit_id, snapshots)
+        return {"unit": unit.model_dump(mode="json"), "snapshot": path,
+                "tables": sum(len(s.tables) for s in snapshots)}
+
+
+class OmingestUpdateOperator(BaseOperator):
+    """Compare one unit's snapshots with the catalog and write what differs (mapped over extracts).
+
+    Reads the catalog once for the unit's scope, writes creates and updates in one
+    transaction, and returns the counts and delete candidates.
+
+    :param catalog_conn_id: connection of the catalog. (templated)
+    :param settings: the ingestion's settings.
+    :param extracted: the output of one extract task instance.
+    :param dry_run: compute, write nothing. (templated)
+    """
+
+    template_fields: Sequence[str] = ("catalog_conn_id", "dry_run")
+
+    def __init__(
+        self,
+        *,
+        catalog_conn_id: str,
+        settings: IngestionSettings | dict[str, Any],
+        extracted: dict[str, Any],
+        dry_run: bool | str = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.catalog_conn_id = catalog_conn_id
+        self.settings = as_settings(settings)
+        self.extracted = extracted
+        self.dry_run = dry_run
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_omingest.engine.planner import unit_label
+        from airflow_provider_omingest.engine.stages import update_unit
+        from airflow_provider_omingest.models.units import WorkUnit
+        from airflow_provider_omingest.snapshot_store import read_snapshots
+
+        unit = WorkUnit.model_validate(self.extracted["unit"])
+        context[UNIT_LABEL_KEY] = unit_label(unit)  # type: ignore[literal-required]
+        try:
+            snapshots = read_snapshots(self.extracted["snapshot"])
+            with OmingestCatalogHook(self.catalog_conn_id).get_catalog() as catalog:
+                result = update_unit(catalog, self.settings, unit, snapshots, run_id=context["run_id"],
+                                     dry_run=as_bool(self.dry_run, "dry_run"))
+        except Exception as e:
+            _reraise(e, f"Updating the catalog for {unit_label(unit)} failed")
+        log.info("%s: created %s, updated %s, unchanged %s, delete candidates %d", unit.unit_id,
+                 sum(result.created.values()), sum(result.updated.values()),
+                 sum(result.unchanged.values()), len(result.delete_candidates))
+        return result.model_dump(mode="json")
+
+
+def _pull_results(context: Context, task_id: str) -> list[Any]:
+    """Return the outputs of every mapped instance of ``task_id`` that succeeded."""
+    values = context["ti"].xcom_pull(task_ids=task_id, key="return_value", map_indexes=None)
+    if values is None:
+        return []
+    if isinstance(values, dict):
+        values = [values]
+    return [v for v in values if v is not None]
+
+
+class OmingestDeleteOperator(BaseOperator):
+    """Delete what vanished, from units whose extract and update succeeded only.
+
+    Runs when every update is done, whatever their state (``trigger_rule="all_done"``): a
+    failed unit sends no candidates, so nothing in its schemas is deleted. Above the
+    fail-safe threshold it deletes nothing and fails, naming the numbers.
+
+    :param catalog_conn_id: connection of the catalog. (templated)
+    :param settings: the ingestion's settings.
+    :param plan_task_id: task id of the plan task.
+    :param update_task_id: task id of the (mapped) update task.
+    :param dry_run: compute, delete nothing. (templated)
+    :param confirm_delete: a person confirmed this run's deletions: skip the threshold. (templated)
+    """
+
+    template_fields: Sequence[str] = ("catalog_conn_id", "dry_run", "confirm_delete")
+
+    def __init__(
+        self,
+        *,
+        catalog_conn_id: str,
+        settings: IngestionSettings | dict[str, Any],
+        plan_task_id: str = "plan",
+        update_task_id: str = "update",
+        dry_run: bool | str = False,
+        confirm_delete: bool | str = False,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("trigger_rule", "all_done")
+        super().__init__(**kwargs)
+        self.catalog_conn_id = catalog_conn_id
+        self.settings = as_settings(settings)
+        self.plan_task_id = plan_task_id
+        self.update_task_id = update_task_id
+        self.dry_run = dry_run
+        self.confirm_delete = confirm_delete
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_omingest.engine.stages import RunPlan, delete_stage
+        from airflow_provider_omingest.exceptions import DeletionRefused
+        from airflow_provider_omingest.models.units import UnitResult
+
+        raw_plan = context["ti"].xcom_pull(task_ids=self.plan_task_id, key="return_value")
+        if not raw_plan:
+            raise AirflowSkipException("The plan task produced no plan: nothing is deleted.")
+        plan = RunPlan.model_validate(raw_plan)
+        results = [UnitResult.model_validate(r) for r in _pull_results(context, self.update_task_id)]
+        failed = len(plan.units) - len(results)
+        if failed:
+            log.warning("%d of %d units failed: nothing in their schemas is deleted", failed, len(plan.units))
+        try:
+            with OmingestCatalogHook(self.catalog_conn_id).get_catalog() as catalog:
+                outcome = delete_stage(catalog, self.settings, plan, results, run_id=context["run_id"],
+                                       dry_run=plan.dry_run or as_bool(self.dry_run, "dry_run"),
+                                       confirmed=as_bool(self.confirm_delete, "confirm_delete"))
+        except DeletionRefused as e:
+            raise AirflowFailException(str(e)) from e
+        except Exception as e:
+            _reraise(e, "Deleting vanished entities failed")
+        log.info("%s %d entities (scope %d tables)", "Would delete" if outcome.dry_run else "Deleted",
+                 len(outcome.fqns), outcome.scope)
+        return outcome.model_dump(mode="json")
+
+
+class OmingestSummaryOperator(BaseOperator):
+    """Log a per-schema table of what the run changed, record the run, and fail if any stage failed.
+
+    Runs whatever happened upstream (``trigger_rule="all_done"``), so the summary is there
+    for failed runs too; it is pushed under the XCom key ``summary`` and returned on success.
+    Removes the run's snapshots when the run succeeded.
+
+    :param catalog_conn_id: connection of the catalog. (templated)
+    :param settings: the ingestion's settings.
+    :param snapshot_path: base path used by the extract tasks. (templated)
+    """
+
+    template_fields: Sequence[str] = ("catalog_conn_id", "snapshot_path")
+
+    def __init__(
+        self,
+        *,
+        catalog_conn_id: str,
+        settings: IngestionSettings | dict[str, Any],
+        plan_task_id: str = "plan",
+        update_task_id: str = "update",
+        delete_task_id: str = "delete",
+        snapshot_path: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("trigger_rule", "all_done")
+        super().__init__(**kwargs)
+        self.catalog_conn_id = catalog_conn_id
+        self.settings = as_settings(settings)
+        self.plan_task_id = plan_task_id
+        self.update_task_id = update_task_id
+        self.delete_task_id = delete_task_id
+        self.snapshot_path = snapshot_path
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_omingest.catalog.base import RunRecord
+        from airflow_provider_omingest.engine.stages import DeleteResult, RunPlan, summarize
+        from airflow_provider_omingest.models.units import UnitResult
+        from airflow_provider_omingest.snapshot_store import default_snapshot_base, delete_run_snapshots
+
+        ti = context["ti"]
+        raw_plan = ti.xcom_pull(task_ids=self.plan_task_id, key="return_value")
+        if not raw_plan:
+            raise AirflowFailException("The plan task failed: nothing was extracted, updated or deleted.")
+        plan = RunPlan.model_validate(raw_plan)
+        results = [UnitResult.model_validate(r) for r in _pull_results(context, self.update_task_id)]
+        raw_deleted = ti.xcom_pull(task_ids=self.delete_task_id, key="return_value")
+        deleted = DeleteResult.model_validate(raw_deleted) if raw_deleted else None
+        summary = summarize(plan, results, deleted,
+                            delete_error=None if deleted else "the delete stage failed or was skipped")
+        log.info("omingest %s run of service %s (%s: %s)%s\n%s", summary.mode, summary.service, summary.mode,
+                 summary.mode_reason, " [dry run]" if summary.dry_run else "", summary.table())
+        payload = summary.model_dump(mode="json")
+        ti.xcom_push(key="summary", value=payload)
+        if not plan.dry_run:
+            with OmingestCatalogHook(self.catalog_conn_id).get_catalog() as catalog:
+                dag_run = context["dag_run"]
+                catalog.record_run(RunRecord(
+                    run_id=context["run_id"], service=plan.service, mode=plan.mode, status=summary.status,
+                    started_at=dag_run.start_date, ended_at=_utcnow(), summary=payload,
+                ))
+        if summary.status != "success":
+            reasons = []
+            if summary.failed_units:
+                reasons.append(f"{len(summary.failed_units)} of {summary.units} units failed "
+                               f"({', '.join(summary.failed_units)}); nothing in them was deleted")
+            if deleted is None:
+                reasons.append("the delete stage failed (see its log)")
+            raise AirflowFailException("Ingestion incomplete: " + "; ".join(reasons))
+        delete_run_snapshots(self.snapshot_path or default_snapshot_base(), context["dag"].dag_id,
+                             context["run_id"])
+        return payload
+
+
+def _utcnow():
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc)
