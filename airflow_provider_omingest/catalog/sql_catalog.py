@@ -217,6 +217,8 @@ class SqlCatalog(Catalog):
     def read_scope(self, service: str, database: str, schemas: list[str]) -> dict[str, StoredEntity]:
         """Return the schema and table entities (deleted ones too) of ``schemas`` in one ``SELECT``.
 
+        A schema entity's ``schema_name`` is its own name, so it is found with its tables.
+
         :param service: Service name (first FQN part).
         :param database: Database name.
         :param schemas: Schema names.
@@ -266,9 +268,9 @@ class SqlCatalog(Catalog):
         :param include_deleted: Include soft-deleted tables.
         """
         e = self.tables.entity
-        query = sa.select(
-            e.c.fqn, e.c.database, e.c.schema_name, e.c.name, e.c.deleted, e.c.version
-        ).where(e.c.service == service, e.c.kind == "table")
+        query = sa.select(e.c.fqn, e.c.database, e.c.schema_name, e.c.name, e.c.deleted, e.c.version).where(
+            e.c.service == service, e.c.kind == "table"
+        )
         if database is not None:
             query = query.where(e.c.database == database)
         if schema is not None:
@@ -310,16 +312,15 @@ class SqlCatalog(Catalog):
         """
         h = self.tables.history
         query = (
-            sa.select(h.c.fqn, h.c.version, h.c.change, h.c.run_id, h.c.changed_at, h.c.fingerprint,
-                      h.c.changes)
+            sa.select(
+                h.c.fqn, h.c.version, h.c.change, h.c.run_id, h.c.changed_at, h.c.fingerprint, h.c.changes
+            )
             .where(h.c.fqn == fqn)
             .order_by(h.c.id)
         )
         with self._transaction(f"read the history of {fqn}") as conn:
             rows = conn.execute(query).all()
-        return [
-            HistoryEntry(**{**row._asdict(), "changed_at": _as_utc(row.changed_at)}) for row in rows
-        ]
+        return [HistoryEntry(**{**row._asdict(), "changed_at": _as_utc(row.changed_at)}) for row in rows]
 
     # -- writes -----------------------------------------------------------------------------
 
@@ -347,7 +348,11 @@ class SqlCatalog(Catalog):
             self._change_entities(conn, plan.changes, old_bodies, run_id, now)
         log.info(
             "Applied %d write(s) of run %s in %.2fs: %d created, %d updated or restored, %d unchanged.",
-            len(by_fqn), run_id, time.perf_counter() - started, len(plan.inserts), len(plan.changes),
+            len(by_fqn),
+            run_id,
+            time.perf_counter() - started,
+            len(plan.inserts),
+            len(plan.changes),
             plan.unchanged,
         )
 
@@ -506,8 +511,7 @@ class SqlCatalog(Catalog):
         )
         conn.execute(stmt, [{"b_id": s.id, "b_version": s.version + 1} for s in live])
         history = [
-            _history_row(s.id, s.fqn, s.version + 1, "deleted", run_id, now, s.fingerprint, {})
-            for s in live
+            _history_row(s.id, s.fqn, s.version + 1, "deleted", run_id, now, s.fingerprint, {}) for s in live
         ]
         conn.execute(sa.insert(self.tables.history), history)
         return len(live)

@@ -12,6 +12,7 @@ import heapq
 import math
 from collections.abc import Mapping
 
+from airflow_provider_omingest.exceptions import ConfigError
 from airflow_provider_omingest.models.units import Mode, TableSlice, WorkUnit
 
 __all__ = ["plan_units", "unit_label"]
@@ -38,20 +39,27 @@ def plan_units(
     :param only_tables: incremental runs: database -> schema -> the tables to fetch.
     """
     total = sum(sum(s.values()) for s in counts.values())
-    n_schemas = sum(len(s) for s in counts.values())
-    if n_schemas == 0:
+    if sum(len(s) for s in counts.values()) == 0:
         return []
-    target = max(tables_per_unit, math.ceil(total / max_units))
-    units: list[WorkUnit] = []
-    for database in sorted(counts):
-        only = None if only_tables is None else only_tables.get(database, {})
-        units.extend(_plan_database(database, counts[database], target, threads, mode, only))
-    if len(units) > max_units:  # many databases with few tables each: pack harder
-        return plan_units(
-            counts, threads=threads, tables_per_unit=target * 2, max_units=max_units, mode=mode,
-            only_tables=only_tables,
+    if sum(1 for s in counts.values() if s) > max_units:
+        raise ConfigError(
+            "max_units", max_units,
+            f"{len(counts)} databases need at least one work unit each; narrow the database filter "
+            "or raise max_units",
         )
-    return units
+    target = max(tables_per_unit, math.ceil(total / max_units))
+    while True:
+        units: list[WorkUnit] = []
+        for database in sorted(counts):
+            only = None if only_tables is None else only_tables.get(database, {})
+            share = sum(counts[database].values()) / total if total else 1 / len(counts)
+            slots = max(1, round(threads * share))  # this database's fair share of the slots
+            units.extend(_plan_database(database, counts[database], target, slots, mode, only))
+        if len(units) <= max_units:
+            return units
+        if target > total:
+            raise ConfigError("max_units", max_units, f"the plan needs {len(units)} work units; raise max_units")
+        target *= 2  # many databases with a few tables each: pack harder
 
 
 def _plan_database(

@@ -1,0 +1,558 @@
+"""A generic source for any database SQLAlchemy can reflect (PostgreSQL, SQLite, DuckDB, ...).
+
+Each schema is read in bulk: the SQLAlchemy 2 ``Inspector.get_multi_*`` methods fetch columns,
+keys and comments of a whole schema in one query each, and dialect queries fill in what the
+Inspector only offers per table (PostgreSQL relation kinds, view definitions, partition keys
+and schema comments). On PostgreSQL the number of statements per schema is therefore fixed,
+whatever the number of tables. DuckDB is read from its own catalog functions (see
+:mod:`~airflow_provider_omingest.sources.duckdb_reflection`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from sqlalchemy import bindparam, create_engine, inspect, text
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.engine.reflection import Inspector, ObjectKind
+from sqlalchemy.exc import NoSuchModuleError
+from sqlalchemy.pool import QueuePool, StaticPool
+
+from airflow_provider_omingest.exceptions import MissingDependency, SourceError
+from airflow_provider_omingest.models.entities import (
+    Column,
+    ConstraintType,
+    DatabaseSchema,
+    Table,
+    TableConstraint,
+    TableType,
+)
+from airflow_provider_omingest.models.fqn import build_fqn
+from airflow_provider_omingest.models.units import SchemaSnapshot
+from airflow_provider_omingest.sources import duckdb_reflection
+from airflow_provider_omingest.sources.base import Source
+from airflow_provider_omingest.sources.type_mapping import extend_postgres_type_names, map_sqlalchemy_type
+
+if TYPE_CHECKING:
+    from airflow_provider_omingest.config import Filters
+    from airflow_provider_omingest.models.units import WorkUnit
+
+__all__ = ["SqlAlchemySource"]
+
+log = logging.getLogger(__name__)
+
+#: Keep function deciding, from a relation's name and whether it is a view, whether to read it.
+KeepFn = Callable[[str, bool], bool]
+
+#: Above this many names, read the whole schema and filter in Python rather than bind each name.
+MAX_FILTER_NAMES = 5000
+
+_EXTRAS = {"postgresql": "postgres", "duckdb": "duckdb"}
+
+_GENERIC_SYSTEM_SCHEMAS = frozenset(
+    {"information_schema", "INFORMATION_SCHEMA", "performance_schema", "mysql", "sys", "pg_catalog", "temp"}
+)
+
+_PG_RELKINDS = {
+    "r": TableType.REGULAR,
+    "p": TableType.PARTITIONED,
+    "v": TableType.VIEW,
+    "m": TableType.MATERIALIZED_VIEW,
+    "f": TableType.FOREIGN,
+}
+
+_PG_SCHEMAS = text(
+    r"""
+    select nspname from pg_catalog.pg_namespace
+    where nspname <> 'information_schema' and nspname not like 'pg\_%'
+    order by nspname
+    """
+)
+
+_PG_COUNT_TABLES = text(
+    """
+    select n.nspname, count(c.oid)
+    from pg_catalog.pg_namespace n
+    left join pg_catalog.pg_class c
+      on c.relnamespace = n.oid and c.relkind in ('r', 'p', 'v', 'm', 'f') and not c.relispartition
+    where n.nspname in :schemas
+    group by n.nspname
+    """
+).bindparams(bindparam("schemas", expanding=True))
+
+_PG_SCHEMA = text(
+    """
+    select d.description
+    from pg_catalog.pg_namespace n
+    left join pg_catalog.pg_description d
+      on d.objoid = n.oid and d.classoid = 'pg_catalog.pg_namespace'::regclass and d.objsubid = 0
+    where n.nspname = :schema
+    """
+)
+
+_PG_RELATIONS = text(
+    """
+    select c.relname as name,
+           c.relkind::text as relkind,
+           c.reltuples::bigint as row_estimate,
+           case when c.relkind = 'p' then pg_catalog.pg_get_partkeydef(c.oid) end as partition_key,
+           case when c.relkind = 'p' then array(
+               select a.attname::text
+               from pg_catalog.pg_partitioned_table pt
+               cross join lateral unnest(pt.partattrs::int2[]) with ordinality as k(attnum, ord)
+               join pg_catalog.pg_attribute a on a.attrelid = pt.partrelid and a.attnum = k.attnum
+               where pt.partrelid = c.oid
+               order by k.ord) end as partition_columns,
+           case when c.relkind in ('v', 'm') then pg_catalog.pg_get_viewdef(c.oid) end as view_definition
+    from pg_catalog.pg_class c
+    join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+    where n.nspname = :schema
+      and c.relkind in ('r', 'p', 'v', 'm', 'f')
+      and not c.relispartition
+    """
+)
+
+
+@dataclass
+class _Relation:
+    """A table or view as listed, before its columns and constraints are read."""
+
+    name: str
+    table_type: TableType
+    view_definition: str | None = None
+    row_count: int | None = None
+    partition_columns: tuple[str, ...] = ()
+    properties: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_view(self) -> bool:
+        return self.table_type in (TableType.VIEW, TableType.MATERIALIZED_VIEW)
+
+
+class SqlAlchemySource(Source):
+    """Read metadata from one database through SQLAlchemy, over one pooled connection.
+
+    :param url: SQLAlchemy URL, e.g. ``postgresql+psycopg://user@host/db`` or ``duckdb:///w.duckdb``.
+    :param database_name: name to report for the database, instead of the one the server gives.
+    :param engine_kwargs: extra arguments for :func:`sqlalchemy.create_engine`.
+    """
+
+    kind: ClassVar[str] = "sqlalchemy"
+
+    def __init__(
+        self,
+        url: str | URL,
+        *,
+        database_name: str | None = None,
+        engine_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        self.url = make_url(url)
+        self.database_name = database_name
+        self.engine_kwargs = dict(engine_kwargs or {})
+        self.kind = self.url.get_backend_name()  # type: ignore[misc]
+        self._engine: Engine | None = None
+
+    # ------------------------------------------------------------------ connection
+
+    @property
+    def engine(self) -> Engine:
+        """Return the engine, creating it on first use."""
+        if self._engine is None:
+            self._engine = self._create_engine()
+        return self._engine
+
+    def _create_engine(self) -> Engine:
+        kwargs = {**self._pool_kwargs(), **self.engine_kwargs}
+        try:
+            engine = create_engine(self.url, **kwargs)
+        except (ImportError, NoSuchModuleError) as e:
+            extra = _EXTRAS.get(self.kind)
+            if extra is None:
+                raise
+            raise MissingDependency(f"The {self.kind} driver ({e})", extra) from e
+        if engine.dialect.name == "postgresql":
+            extend_postgres_type_names(engine.dialect)
+        return engine
+
+    def _pool_kwargs(self) -> dict[str, Any]:
+        if "poolclass" in self.engine_kwargs or "pool" in self.engine_kwargs:
+            return {}
+        if self.kind in ("sqlite", "duckdb") and self.url.database in (None, "", ":memory:"):
+            return {"poolclass": StaticPool}
+        return {"poolclass": QueuePool, "pool_size": 1, "max_overflow": 0}
+
+    def close(self) -> None:
+        """Dispose of the engine and its connection."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    # ------------------------------------------------------------------ listing
+
+    def now(self) -> datetime:
+        """Return the source's clock as an aware UTC datetime."""
+        if self.kind == "postgresql":
+            with self._listing(self.url.database or self.kind) as conn:
+                return conn.execute(text("select now()")).scalar_one().astimezone(timezone.utc)
+        if self.kind == "duckdb":
+            with self._listing(self.url.database or self.kind) as conn:
+                return duckdb_reflection.duckdb_now(conn)
+        return datetime.now(timezone.utc)
+
+    def list_databases(self) -> list[str]:
+        """Return the one database of the URL (or ``database_name`` when given)."""
+        if self.database_name:
+            return [self.database_name]
+        if self.kind == "sqlite":
+            database = self.url.database
+            return [Path(database).stem if database and database != ":memory:" else "main"]
+        if self.kind in ("postgresql", "duckdb"):
+            with self._listing(self.url.database or self.kind) as conn:
+                return [conn.execute(text("select current_database()")).scalar_one()]
+        return [self.url.database or "default"]
+
+    def list_schemas(self, database: str) -> list[str]:
+        """Return the schemas of ``database``, system schemas excluded.
+
+        :param database: the database (as returned by :meth:`list_databases`).
+        """
+        with self._listing(database) as conn:
+            if self.kind == "postgresql":
+                return list(conn.execute(_PG_SCHEMAS).scalars())
+            if self.kind == "duckdb":
+                return duckdb_reflection.list_duckdb_schemas(conn)
+            return [s for s in inspect(conn).get_schema_names() if s not in _GENERIC_SYSTEM_SCHEMAS]
+
+    def count_tables(self, database: str, schemas: list[str]) -> dict[str, int]:
+        """Return the number of tables and views per schema.
+
+        :param database: the database.
+        :param schemas: the schemas to count.
+        """
+        if not schemas:
+            return {}
+        with self._listing(database) as conn:
+            if self.kind == "postgresql":
+                counts = dict.fromkeys(schemas, 0)
+                counts.update({s: int(n) for s, n in conn.execute(_PG_COUNT_TABLES, {"schemas": schemas})})
+                return counts
+            if self.kind == "duckdb":
+                return duckdb_reflection.count_duckdb_tables(conn, schemas)
+            if self.kind == "sqlite":
+                return {s: _count_sqlite_tables(conn, s) for s in schemas}
+            return _count_generic_tables(conn, schemas)
+
+    def _listing(self, database: str) -> _ListingConnection:
+        return _ListingConnection(self.engine, database)
+
+    # ------------------------------------------------------------------ extraction
+
+    def extract(
+        self, unit: WorkUnit, filters: Filters, include_views: bool = True
+    ) -> Iterator[SchemaSnapshot]:
+        """Yield one snapshot per schema of ``unit``, each read in bulk.
+
+        :param unit: the schemas (and optionally the slice or the tables) to read.
+        :param filters: table filters; tables they reject are left out.
+        :param include_views: whether to read views and materialized views.
+        :raises SourceError: when a schema cannot be read (it does not exist, permission, ...).
+        """
+        for schema in unit.schemas:
+            keep = _keep_function(unit, schema, filters, include_views)
+            schema_entity, tables = self._read_schema(unit.database, schema, keep)
+            log.info("Read %d tables from %s.%s.", len(tables), unit.database, schema)
+            yield SchemaSnapshot(
+                database=unit.database,
+                schema_name=schema,
+                schema_entity=schema_entity,
+                tables=tables,
+                complete=unit.only_tables is None,
+                table_slice=unit.table_slice,
+            )
+
+    def _read_schema(self, database: str, schema: str, keep: KeepFn) -> tuple[DatabaseSchema, list[Table]]:
+        engine = self.engine  # a missing driver is not a schema failure
+        try:
+            with engine.connect() as conn:
+                if self.kind == "duckdb":
+                    return _read_duckdb(conn, database, schema, keep)
+                return _read_with_inspector(conn, database, schema, keep)
+        except SourceError:
+            raise
+        except Exception as e:
+            raise SourceError(database, schema, str(e)) from e
+
+
+class _ListingConnection:
+    """Context manager: a connection whose failures become :class:`SourceError` for a database."""
+
+    def __init__(self, engine: Engine, database: str) -> None:
+        self.engine, self.database = engine, database
+        self.conn: Connection | None = None
+
+    def __enter__(self) -> Connection:
+        try:
+            self.conn = self.engine.connect()
+        except Exception as e:
+            raise SourceError(self.database, None, str(e)) from e
+        return self.conn
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        assert self.conn is not None
+        self.conn.close()
+        if isinstance(exc, Exception) and not isinstance(exc, SourceError):
+            raise SourceError(self.database, None, str(exc)) from exc
+
+
+def _keep_function(unit: WorkUnit, schema: str, filters: Filters, include_views: bool) -> KeepFn:
+    only = None if unit.only_tables is None else frozenset(unit.only_tables.get(schema, ()))
+    table_slice = unit.table_slice
+
+    def keep(name: str, is_view: bool) -> bool:
+        if is_view and not include_views:
+            return False
+        if only is not None and name not in only:
+            return False
+        if table_slice is not None and not table_slice.contains(name):
+            return False
+        return filters.keeps("table", name)
+
+    return keep
+
+
+# ---------------------------------------------------------------------- counting
+
+
+def _count_sqlite_tables(conn: Connection, schema: str) -> int:
+    quoted = conn.dialect.identifier_preparer.quote_identifier(schema)
+    query = (
+        f"select count(*) from {quoted}.sqlite_master "
+        "where type in ('table', 'view') and name not like 'sqlite\\_%' escape '\\'"
+    )
+    return int(conn.execute(text(query)).scalar_one())
+
+
+def _count_generic_tables(conn: Connection, schemas: list[str]) -> dict[str, int]:
+    query = text(
+        "select table_schema, count(*) from information_schema.tables "
+        "where table_schema in :schemas group by table_schema"
+    ).bindparams(bindparam("schemas", expanding=True))
+    counts = dict.fromkeys(schemas, 0)
+    try:
+        with conn.begin_nested():
+            counts.update({s: int(n) for s, n in conn.execute(query, {"schemas": schemas})})
+    except Exception:
+        log.debug("information_schema.tables unavailable; counting through the Inspector.", exc_info=True)
+        insp = inspect(conn)
+        for s in schemas:
+            counts[s] = len(insp.get_table_names(schema=s)) + len(insp.get_view_names(schema=s))
+    return counts
+
+
+# ---------------------------------------------------------------------- DuckDB
+
+
+def _read_duckdb(
+    conn: Connection, database: str, schema: str, keep: KeepFn
+) -> tuple[DatabaseSchema, list[Table]]:
+    schema_entity = duckdb_reflection.read_duckdb_schema(conn, schema)
+    if schema_entity is None:
+        raise SourceError(database, schema, "the schema does not exist")
+    return schema_entity, duckdb_reflection.reflect_duckdb_tables(conn, database, schema, keep)
+
+
+# ---------------------------------------------------------------------- Inspector-based
+
+
+def _read_with_inspector(
+    conn: Connection, database: str, schema: str, keep: KeepFn
+) -> tuple[DatabaseSchema, list[Table]]:
+    insp = inspect(conn)
+    if conn.dialect.name == "postgresql":
+        schema_entity = _pg_schema(conn, schema)
+        relations = _pg_relations(conn, schema) if schema_entity else {}
+    else:
+        schema_entity = _generic_schema(insp, schema)
+        relations = _generic_relations(insp, schema) if schema_entity else {}
+    if schema_entity is None:
+        raise SourceError(database, schema, "the schema does not exist")
+    kept = {name: rel for name, rel in relations.items() if keep(name, rel.is_view)}
+    if not kept:
+        return schema_entity, []
+    if conn.dialect.name != "postgresql":
+        _fill_view_definitions(insp, schema, kept)
+    return schema_entity, _build_tables(
+        insp, conn, database, schema, kept, all_kept=len(kept) == len(relations)
+    )
+
+
+def _pg_schema(conn: Connection, schema: str) -> DatabaseSchema | None:
+    row = conn.execute(_PG_SCHEMA, {"schema": schema}).first()
+    return None if row is None else DatabaseSchema(name=schema, description=row[0])
+
+
+def _pg_relations(conn: Connection, schema: str) -> dict[str, _Relation]:
+    relations: dict[str, _Relation] = {}
+    for row in conn.execute(_PG_RELATIONS, {"schema": schema}):
+        table_type = _PG_RELKINDS[row.relkind]
+        relations[row.name] = _Relation(
+            name=row.name,
+            table_type=table_type,
+            view_definition=row.view_definition.strip() if row.view_definition else None,
+            row_count=_pg_row_count(table_type, row.row_estimate),
+            partition_columns=tuple(row.partition_columns or ()),
+            properties={"partition_key": row.partition_key} if row.partition_key else {},
+        )
+    return relations
+
+
+def _pg_row_count(table_type: TableType, estimate: int | None) -> int | None:
+    # pg_class.reltuples is the planner's estimate, free to read; -1 means never analysed.
+    if table_type in (TableType.VIEW, TableType.FOREIGN) or estimate is None or estimate < 0:
+        return None
+    return int(estimate)
+
+
+def _generic_schema(insp: Inspector, schema: str) -> DatabaseSchema | None:
+    if schema not in insp.get_schema_names():
+        return None
+    return DatabaseSchema(name=schema)
+
+
+def _generic_relations(insp: Inspector, schema: str) -> dict[str, _Relation]:
+    relations = {name: _Relation(name, TableType.REGULAR) for name in insp.get_table_names(schema=schema)}
+    relations.update({name: _Relation(name, TableType.VIEW) for name in insp.get_view_names(schema=schema)})
+    try:
+        matviews = insp.get_materialized_view_names(schema=schema)
+    except NotImplementedError:
+        matviews = []
+    relations.update({name: _Relation(name, TableType.MATERIALIZED_VIEW) for name in matviews})
+    return relations
+
+
+def _fill_view_definitions(insp: Inspector, schema: str, relations: dict[str, _Relation]) -> None:
+    # Dialects other than PostgreSQL offer view definitions per view only.
+    for rel in relations.values():
+        if rel.is_view:
+            definition = insp.get_view_definition(rel.name, schema=schema)
+            rel.view_definition = definition.strip() if definition else None
+
+
+def _build_tables(
+    insp: Inspector,
+    conn: Connection,
+    database: str,
+    schema: str,
+    relations: dict[str, _Relation],
+    *,
+    all_kept: bool,
+) -> list[Table]:
+    names = sorted(relations)
+    filter_names = None if all_kept or len(names) > MAX_FILTER_NAMES else names
+    has_views = any(rel.is_view for rel in relations.values())
+    opts: dict[str, Any] = {
+        "schema": schema,
+        "filter_names": filter_names,
+        "kind": ObjectKind.ANY if has_views else ObjectKind.TABLE,
+    }
+    columns = _by_name(insp.get_multi_columns(**opts))
+    primary_keys = _by_name(insp.get_multi_pk_constraint(**opts))
+    uniques = _by_name(insp.get_multi_unique_constraints(**opts))
+    foreign_keys = _by_name(insp.get_multi_foreign_keys(**opts))
+    comments = _multi_or_empty(insp.get_multi_table_comment, opts)
+    fk_default_schema = (
+        conn.dialect.default_schema_name if conn.dialect.name == "postgresql" else None
+    ) or schema
+    tables = []
+    for name in names:
+        rel = relations[name]
+        constraints = [
+            *_primary_key(primary_keys.get(name)),
+            *sorted((_unique(u) for u in uniques.get(name, ())), key=_name_and_columns),
+            *sorted(
+                (_foreign_key(fk, database, fk_default_schema) for fk in foreign_keys.get(name, ())),
+                key=_name_and_columns,
+            ),
+        ]
+        tables.append(
+            Table(
+                name=name,
+                table_type=rel.table_type,
+                description=(comments.get(name) or {}).get("text"),
+                columns=tuple(_column(c, conn, i) for i, c in enumerate(columns.get(name, ()), start=1)),
+                constraints=tuple(constraints),
+                view_definition=rel.view_definition,
+                partition_columns=rel.partition_columns,
+                properties=rel.properties,
+                row_count=rel.row_count,
+            )
+        )
+    return tables
+
+
+def _name_and_columns(constraint: TableConstraint) -> tuple[str, tuple[str, ...]]:
+    return constraint.name or "", constraint.columns
+
+
+def _by_name(items: Any) -> dict[str, Any]:
+    return {table: value for (_schema, table), value in dict(items).items()}
+
+
+def _multi_or_empty(method: Callable[..., Any], opts: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return _by_name(method(**opts))
+    except NotImplementedError:
+        return {}
+
+
+def _column(col: dict[str, Any], conn: Connection, position: int) -> Column:
+    info = map_sqlalchemy_type(col["type"], conn.dialect)
+    default = col.get("default")
+    return Column(
+        name=col["name"],
+        data_type=info.data_type,
+        data_type_display=info.data_type_display,
+        array_data_type=info.array_data_type,
+        data_length=info.data_length,
+        precision=info.precision,
+        scale=info.scale,
+        nullable=bool(col.get("nullable", True)),
+        default=None if default is None else str(default),
+        description=col.get("comment") or None,
+        ordinal_position=position,
+    )
+
+
+def _primary_key(pk: dict[str, Any] | None) -> list[TableConstraint]:
+    if not pk or not pk.get("constrained_columns"):
+        return []
+    return [
+        TableConstraint(
+            constraint_type=ConstraintType.PRIMARY_KEY,
+            columns=tuple(pk["constrained_columns"]),
+            name=pk.get("name"),
+        )
+    ]
+
+
+def _unique(uc: dict[str, Any]) -> TableConstraint:
+    return TableConstraint(
+        constraint_type=ConstraintType.UNIQUE,
+        columns=tuple(uc["column_names"]),
+        name=uc.get("name"),
+    )
+
+
+def _foreign_key(fk: dict[str, Any], database: str, default_schema: str) -> TableConstraint:
+    return TableConstraint(
+        constraint_type=ConstraintType.FOREIGN_KEY,
+        columns=tuple(fk["constrained_columns"]),
+        name=fk.get("name"),
+        referred_table=build_fqn(database, fk.get("referred_schema") or default_schema, fk["referred_table"]),
+        referred_columns=tuple(fk["referred_columns"]),
+    )
