@@ -129,7 +129,7 @@ def build_ingestion_dag(
         extract = OmingestExtractOperator.partial(
             task_id="extract", source_conn_id=source_conn_id, settings=settings, snapshot_path=snapshot_path,
             pool=pool, max_active_tis_per_dagrun=threads, map_index_template=UNIT_MAP_INDEX_TEMPLATE,
-        ).expand(unit=plan.output["units"])
+        ).expand(unit=plan.output)
         update = OmingestUpdateOperator.partial(
             task_id="update", catalog_conn_id=catalog_conn_id, settings=settings,
             dry_run="{{ params.dry_run }}", map_index_template=UNIT_MAP_INDEX_TEMPLATE,

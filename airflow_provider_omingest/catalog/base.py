@@ -15,7 +15,11 @@ ChangeType = Literal["created", "updated", "restored", "deleted"]
 
 
 class StoredEntity(BaseModel):
-    """What the compare needs to know of an entity already in the catalog."""
+    """What the compare needs to know of an entity already in the catalog.
+
+    ``schema_name`` is the schema a table belongs to; for a schema entity it is its own name;
+    for a database entity it is None.
+    """
 
     fqn: str
     kind: EntityKind
@@ -76,15 +80,27 @@ class Catalog(abc.ABC):
 
     @abc.abstractmethod
     def apply(self, writes: list[EntityWrite], run_id: str) -> None:
-        """Apply creates, updates and restores in one transaction, recording history."""
+        """Apply creates, updates and restores in one transaction, recording history.
+
+        What happens depends on what is stored, not on ``write.change``, so that a retried
+        task converges: a new FQN is created; a soft-deleted one is restored; a live one with a
+        different fingerprint is updated (version + 1, history with the diff); a live one with
+        the same fingerprint is left alone.
+        """
 
     @abc.abstractmethod
     def delete(self, fqns: list[str], run_id: str, hard: bool = False) -> int:
-        """Soft-delete (or hard-delete) entities by FQN in one transaction; return how many changed."""
+        """Soft-delete (or hard-delete) entities by FQN in one transaction; return how many changed.
+
+        Soft: ``deleted`` is set, version + 1, a 'deleted' history entry; already-deleted
+        entities are not counted. Hard: the entities and their history are removed (already
+        soft-deleted ones count, since purging them is a change). Deleting a schema entity
+        does not delete its tables: the engine lists them.
+        """
 
     @abc.abstractmethod
     def get(self, fqn: str) -> dict[str, Any] | None:
-        """Return an entity's body with ``deleted`` and ``version``, or None."""
+        """Return an entity's body plus ``deleted``, ``version`` and ``fingerprint``, or None."""
 
     @abc.abstractmethod
     def history(self, fqn: str) -> list[HistoryEntry]:

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 MODES = ("auto", "full", "incremental")
 UNIT_LABEL_KEY = "omingest_unit"
+PLAN_XCOM_KEY = "plan"
 #: Use as ``map_index_template`` so that each mapped task instance shows its schemas in the UI.
 UNIT_MAP_INDEX_TEMPLATE = "{{ omingest_unit }}"
 
@@ -73,8 +74,8 @@ def _reraise(e: Exception, what: str) -> None:
 class OmingestPlanOperator(BaseOperator):
     """List databases and schemas through the filters and cut them into work units.
 
-    Pushes the units under the XCom key ``units`` (for ``.expand(unit=plan.output["units"])``)
-    and returns the whole plan.
+    Returns the work units (a list to map over: ``.expand(unit=plan.output)``) and pushes the
+    whole plan under the XCom key ``plan`` for the delete and summary tasks.
 
     :param source_conn_id: connection of the warehouse. (templated)
     :param catalog_conn_id: connection of the catalog. (templated)
@@ -102,7 +103,7 @@ class OmingestPlanOperator(BaseOperator):
         self.mode = mode
         self.dry_run = dry_run
 
-    def execute(self, context: Context) -> dict[str, Any]:
+    def execute(self, context: Context) -> list[dict[str, Any]]:
         from airflow_provider_omingest.engine.stages import plan_run
 
         mode, dry_run = as_mode(self.mode), as_bool(self.dry_run, "dry_run")
@@ -115,8 +116,8 @@ class OmingestPlanOperator(BaseOperator):
             _reraise(e, "Planning failed")
         log.info("Mode %s (%s); %d work units; %d vanished entities", plan.mode, plan.mode_reason,
                  len(plan.units), len(plan.vanished))
-        context["ti"].xcom_push(key="units", value=[u.model_dump(mode="json") for u in plan.units])
-        return plan.model_dump(mode="json")
+        context["ti"].xcom_push(key=PLAN_XCOM_KEY, value=plan.model_dump(mode="json"))
+        return [u.model_dump(mode="json") for u in plan.units]
 
 
 class OmingestExtractOperator(BaseOperator):
@@ -220,7 +221,7 @@ class OmingestUpdateOperator(BaseOperator):
 
 def _pull_results(context: Context, task_id: str) -> list[Any]:
     """Return the outputs of every mapped instance of ``task_id`` that succeeded."""
-    values = context["ti"].xcom_pull(task_ids=task_id, key="return_value", map_indexes=None)
+    values = context["ti"].xcom_pull(task_ids=task_id, key="return_value")  # every map index
     if values is None:
         return []
     if isinstance(values, dict):
@@ -270,7 +271,7 @@ class OmingestDeleteOperator(BaseOperator):
         from airflow_provider_omingest.exceptions import DeletionRefused
         from airflow_provider_omingest.models.units import UnitResult
 
-        raw_plan = context["ti"].xcom_pull(task_ids=self.plan_task_id, key="return_value")
+        raw_plan = context["ti"].xcom_pull(task_ids=self.plan_task_id, key=PLAN_XCOM_KEY)
         if not raw_plan:
             raise AirflowSkipException("The plan task produced no plan: nothing is deleted.")
         plan = RunPlan.model_validate(raw_plan)
@@ -333,7 +334,7 @@ class OmingestSummaryOperator(BaseOperator):
         from airflow_provider_omingest.snapshot_store import default_snapshot_base, delete_run_snapshots
 
         ti = context["ti"]
-        raw_plan = ti.xcom_pull(task_ids=self.plan_task_id, key="return_value")
+        raw_plan = ti.xcom_pull(task_ids=self.plan_task_id, key=PLAN_XCOM_KEY)
         if not raw_plan:
             raise AirflowFailException("The plan task failed: nothing was extracted, updated or deleted.")
         plan = RunPlan.model_validate(raw_plan)
