@@ -6,6 +6,7 @@ __all__ = [
     "CatalogError",
     "ConfigError",
     "DeletionRefused",
+    "IncrementalUnsupported",
     "MissingDependency",
     "OmingestError",
     "SourceError",
@@ -54,6 +55,17 @@ class SourceError(OmingestError):
 
     def __reduce__(self):
         return (type(self), (self.database, self.schema, self.reason))
+
+
+class IncrementalUnsupported(OmingestError):
+    """The source cannot report changes now; the reason says why (and what would fix it)."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        self.source, self.reason = source, reason
+        super().__init__(f"Incremental extraction is not available for source {source!r}: {reason}")
+
+    def __reduce__(self):
+        return (type(self), (self.source, self.reason))
 
 
 class CatalogError(OmingestError):

@@ -14,14 +14,23 @@ if TYPE_CHECKING:
 
     from airflow_provider_omingest.sources.base import Source
 
-__all__ = ["OmingestSourceHook"]
+__all__ = ["SOURCE_BUILDERS", "OmingestSourceHook"]
+
+#: Connection type -> "module:function" that builds a source from an Airflow Connection.
+#: Imported lazily so that a DAG file never imports a warehouse client.
+SOURCE_BUILDERS: dict[str, str] = {
+    "snowflake": "airflow_provider_omingest.hooks.snowflake_connection:source_from_connection",
+    "redshift": "airflow_provider_omingest.hooks.redshift_connection:source_from_connection",
+    "google_cloud_platform": "airflow_provider_omingest.hooks.bigquery_connection:source_from_connection",
+}
 
 
 class OmingestSourceHook(BaseHook):
     """Open a metadata source from a standard Airflow connection.
 
-    Reuses the connections people already have: ``postgres``, ``sqlite``, ``duckdb``,
-    ``mysql`` or ``omingest_sqlalchemy`` (any SQLAlchemy URL). Credentials stay inside the
+    Reuses the connections people already have: ``snowflake``, ``redshift``,
+    ``google_cloud_platform`` (BigQuery), ``postgres``, ``sqlite``, ``duckdb``, ``mysql`` or
+    ``omingest_sqlalchemy`` (any SQLAlchemy URL). Credentials stay inside the
     hook: they are never logged and never returned.
 
     :param source_conn_id: the Airflow connection of the warehouse.
@@ -43,6 +52,12 @@ class OmingestSourceHook(BaseHook):
 
     def get_source(self) -> Source:
         """Return a new, unopened source for the connection (one connection per call)."""
+        builder = SOURCE_BUILDERS.get((self.connection.conn_type or "").lower())
+        if builder:
+            import importlib
+
+            module, func = builder.split(":")
+            return getattr(importlib.import_module(module), func)(self.connection)
         from airflow_provider_omingest.sources.sqlalchemy_source import SqlAlchemySource
 
         extra = self.connection.extra_dejson or {}

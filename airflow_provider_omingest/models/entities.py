@@ -135,7 +135,7 @@ class TableConstraint(_Entity):
 class Table(_Entity):
     """A table, view or other relation, with its columns and constraints."""
 
-    volatile_fields: ClassVar[frozenset[str]] = frozenset({"row_count", "last_altered"})
+    volatile_fields: ClassVar[frozenset[str]] = frozenset({"row_count", "last_altered", "source_digest"})
 
     name: str
     table_type: TableType = TableType.REGULAR
@@ -151,6 +151,9 @@ class Table(_Entity):
     )
     row_count: int | None = Field(default=None, description="Volatile: not part of the fingerprint.")
     last_altered: str | None = Field(default=None, description="Volatile: ISO time of the last change.")
+    source_digest: str | None = Field(
+        default=None, description="Digest of the structure computed by the source (incremental compare)."
+    )
 
     def structure(self) -> dict[str, Any]:
         """Return the canonical structure; constraints and tags are order-insensitive."""

@@ -7,8 +7,11 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
+from airflow_provider_omingest.exceptions import IncrementalUnsupported
+
 if TYPE_CHECKING:
     from airflow_provider_omingest.config import Filters
+    from airflow_provider_omingest.models.changes import ChangeSet
     from airflow_provider_omingest.models.units import SchemaSnapshot, WorkUnit
 
 __all__ = ["Source"]
@@ -49,6 +52,32 @@ class Source(abc.ABC):
         ``complete``. A schema that cannot be read raises
         :class:`~airflow_provider_omingest.exceptions.SourceError`: never an empty snapshot.
         """
+
+    def changes_since(self, since: datetime, databases: list[str]) -> ChangeSet:
+        """Return the tables changed and dropped since ``since``, in one query per account or database.
+
+        Sources with a change log (audit views, DDL history, audit logs) implement this.
+        Schema-level changes may be reported too; the engine also compares the schema listing
+        with the catalog. Tables the change log names are fetched by name, so a table reported
+        dropped that still exists is kept.
+
+        :raises IncrementalUnsupported: with the reason, when changes cannot be read (missing
+            grants, no history); the engine then runs a full extraction (mode ``auto``).
+        """
+        raise IncrementalUnsupported(self.kind, "this source has no change log")
+
+    def table_digests(self, database: str, schemas: list[str]) -> dict[str, dict[str, str]]:
+        """Return schema -> table -> a structural digest computed in the database.
+
+        Sources without a change log but with a cheap way to hash each table's structure in
+        the database implement this (one query per database or schema). The engine compares
+        the digests with those stored in the catalog, fetches only tables whose digest
+        changed, and treats tables missing from this listing as dropped. ``extract`` must set
+        ``Table.source_digest`` to the same digest, read before the structure.
+
+        :raises IncrementalUnsupported: when the dialect has no digest query.
+        """
+        raise IncrementalUnsupported(self.kind, "this source cannot compute table digests")
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the connection."""
