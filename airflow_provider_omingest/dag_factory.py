@@ -28,7 +28,10 @@ from pydantic import ValidationError
 from airflow_provider_omingest.config import Filters, IngestionSettings
 from airflow_provider_omingest.exceptions import ConfigError
 
-__all__ = ["DEFAULT_POOL", "build_ingestion_dag", "ingestion_params"]
+__all__ = ["DEFAULT_POOL", "UNIT_GROUP_ID", "build_ingestion_dag", "ingestion_params"]
+
+#: Task group holding each unit's extract and update (task ids ``unit.extract``, ``unit.update``).
+UNIT_GROUP_ID = "unit"
 
 #: Pool that caps connections to the warehouse across every DAG using it. Create it with
 #: ``airflow pools set omingest 4 "omingest source connections"``.
@@ -65,6 +68,7 @@ def build_ingestion_dag(
     default_mode: str = "auto",
     snapshot_path: str | None = None,
     retries: int = 2,
+    retry_delay: timedelta = timedelta(seconds=30),
     tags: Sequence[str] = (),
     dag_kwargs: dict[str, Any] | None = None,
 ):
@@ -86,11 +90,12 @@ def build_ingestion_dag(
     :param default_mode: default of the ``mode`` param.
     :param snapshot_path: base ``ObjectStoragePath`` for snapshots between tasks.
     :param retries: retries per task (a failed unit is retried alone).
+    :param retry_delay: wait before a retry.
     :param tags: extra DAG tags.
     :param dag_kwargs: any other ``DAG`` argument.
     :raises ConfigError: naming the bad setting.
     """
-    from airflow.sdk import DAG
+    from airflow.sdk import DAG, task_group
 
     from airflow_provider_omingest.operators.ingestion import (
         UNIT_MAP_INDEX_TEMPLATE,
@@ -117,7 +122,7 @@ def build_ingestion_dag(
         "max_active_runs": 1,
         "params": ingestion_params(default_mode),
         "tags": ["omingest", service, *tags],
-        "default_args": {"retries": retries, "retry_delay": timedelta(seconds=30)},
+        "default_args": {"retries": retries, "retry_delay": retry_delay},
         "doc_md": f"Keeps catalog `{catalog_conn_id}` in sync with `{source_conn_id}` (service `{service}`).",
         **(dag_kwargs or {}),
     }
@@ -126,23 +131,33 @@ def build_ingestion_dag(
             task_id="plan", source_conn_id=source_conn_id, catalog_conn_id=catalog_conn_id,
             settings=settings, mode="{{ params.mode }}", dry_run="{{ params.dry_run }}",
         )
-        extract = OmingestExtractOperator.partial(
-            task_id="extract", source_conn_id=source_conn_id, settings=settings, snapshot_path=snapshot_path,
-            pool=pool, max_active_tis_per_dagrun=threads, map_index_template=UNIT_MAP_INDEX_TEMPLATE,
-        ).expand(unit=plan.output)
-        update = OmingestUpdateOperator.partial(
-            task_id="update", catalog_conn_id=catalog_conn_id, settings=settings,
-            dry_run="{{ params.dry_run }}", map_index_template=UNIT_MAP_INDEX_TEMPLATE,
-        ).expand(extracted=extract.output)
+        # A mapped task group: each unit's update depends only on that unit's extract, so one
+        # failed schema blocks (and is retried) alone while the other units go on.
+        @task_group(group_id=UNIT_GROUP_ID)
+        def unit(work_unit: dict[str, Any]):
+            extract = OmingestExtractOperator(
+                task_id="extract", source_conn_id=source_conn_id, settings=settings, unit=work_unit,
+                snapshot_path=snapshot_path, pool=pool, max_active_tis_per_dagrun=threads,
+                map_index_template=UNIT_MAP_INDEX_TEMPLATE,
+            )
+            return OmingestUpdateOperator(
+                task_id="update", catalog_conn_id=catalog_conn_id, settings=settings,
+                extracted=extract.output, dry_run="{{ params.dry_run }}",
+                map_index_template=UNIT_MAP_INDEX_TEMPLATE,
+            )
+
+        units = unit.expand(work_unit=plan.output)
         delete = OmingestDeleteOperator(
             task_id="delete", catalog_conn_id=catalog_conn_id, settings=settings,
+            update_task_id=f"{UNIT_GROUP_ID}.update",
             dry_run="{{ params.dry_run }}", confirm_delete="{{ params.confirm_delete }}", retries=0,
         )
         summary = OmingestSummaryOperator(
             task_id="summary", catalog_conn_id=catalog_conn_id, settings=settings,
+            update_task_id=f"{UNIT_GROUP_ID}.update",
             snapshot_path=snapshot_path, retries=0,
         )
-        update >> delete >> summary
+        units >> delete >> summary
     return dag
 
 

@@ -1,13 +1,33 @@
-"""Shared fixtures: a PostgreSQL server for the session, fresh databases per test."""
+"""Shared fixtures: an isolated Airflow home, a PostgreSQL server, fresh databases per test."""
 
 from __future__ import annotations
 
 import itertools
+import json
+import os
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from tests.support.postgres_server import PostgresServer
+# Airflow reads its configuration at import time: isolate it before anything imports airflow.
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="omingest-test-airflow-"))
+os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME}/airflow.db"
+_REPO = Path(__file__).resolve().parent.parent
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(_REPO / "dags")
+# Two bundles: the example DAGs users get, and the DAGs the tests run (dag.test() needs a bundle).
+os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps([
+    {"name": "dags-folder", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+     "kwargs": {"path": str(_REPO / "dags")}},
+    {"name": "test-dags", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+     "kwargs": {"path": str(_REPO / "tests" / "dag_files")}},
+])
+os.environ.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
+
+from tests.support.postgres_server import PostgresServer  # noqa: E402
 
 _counter = itertools.count()
 
@@ -26,3 +46,12 @@ def pg_server() -> Iterator[PostgresServer]:
 def pg_url(pg_server: PostgresServer) -> str:
     """SQLAlchemy URL of a fresh, empty PostgreSQL database."""
     return pg_server.create_database(f"t{next(_counter)}")
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """Airflow's metadata database, created once per session in the isolated AIRFLOW_HOME."""
+    from airflow.utils import db
+
+    db.resetdb()
+    return _AIRFLOW_HOME

@@ -128,12 +128,12 @@ class OmingestExtractOperator(BaseOperator):
 
     :param source_conn_id: connection of the warehouse. (templated)
     :param settings: the ingestion's settings.
-    :param unit: the work unit (a dict from the plan's ``units`` XCom).
+    :param unit: the work unit (one item of the plan task's output). (templated)
     :param snapshot_path: base ``ObjectStoragePath`` for snapshots; default
         ``[omingest] snapshot_path`` or ``$AIRFLOW_HOME/omingest/snapshots``. (templated)
     """
 
-    template_fields: Sequence[str] = ("source_conn_id", "snapshot_path")
+    template_fields: Sequence[str] = ("source_conn_id", "snapshot_path", "unit")
 
     def __init__(
         self,
@@ -177,11 +177,11 @@ class OmingestUpdateOperator(BaseOperator):
 
     :param catalog_conn_id: connection of the catalog. (templated)
     :param settings: the ingestion's settings.
-    :param extracted: the output of one extract task instance.
+    :param extracted: the output of one extract task instance. (templated)
     :param dry_run: compute, write nothing. (templated)
     """
 
-    template_fields: Sequence[str] = ("catalog_conn_id", "dry_run")
+    template_fields: Sequence[str] = ("catalog_conn_id", "dry_run", "extracted")
 
     def __init__(
         self,
@@ -252,7 +252,7 @@ class OmingestDeleteOperator(BaseOperator):
         catalog_conn_id: str,
         settings: IngestionSettings | dict[str, Any],
         plan_task_id: str = "plan",
-        update_task_id: str = "update",
+        update_task_id: str = "unit.update",
         dry_run: bool | str = False,
         confirm_delete: bool | str = False,
         **kwargs: Any,
@@ -313,7 +313,7 @@ class OmingestSummaryOperator(BaseOperator):
         catalog_conn_id: str,
         settings: IngestionSettings | dict[str, Any],
         plan_task_id: str = "plan",
-        update_task_id: str = "update",
+        update_task_id: str = "unit.update",
         delete_task_id: str = "delete",
         snapshot_path: str | None = None,
         **kwargs: Any,
