@@ -28,8 +28,8 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, NamedTuple, TypeVar
@@ -64,7 +64,7 @@ from airflow_provider_omingest.exceptions import CatalogError
 from airflow_provider_omingest.models.entities import Database, DatabaseSchema, Table
 from airflow_provider_omingest.models.fqn import build_fqn, split_fqn
 
-__all__ = ["DEFAULT_EXTRAS_PROPERTY", "DEFAULT_SERVICE_TYPE", "OpenMetadataCatalog", "RETRY_STATUSES"]
+__all__ = ["DEFAULT_EXTRAS_PROPERTY", "DEFAULT_SERVICE_TYPE", "RETRY_STATUSES", "OpenMetadataCatalog"]
 
 log = logging.getLogger(__name__)
 
@@ -412,7 +412,7 @@ class OpenMetadataCatalog(Catalog):
         errors: list[CatalogError] = []
         try:
             for kind in ("table", "schema", "database"):
-                results = self._map(lambda t: self._delete_one(kind, t[0], t[1], hard, run_id),
+                results = self._map(lambda t, kind=kind: self._delete_one(kind, t[0], t[1], hard, run_id),
                                     targets[kind], errors=errors)
                 for result in results:
                     if result is None:

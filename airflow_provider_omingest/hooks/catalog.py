@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
+from airflow_provider_omingest.exceptions import ConfigError
 from airflow_provider_omingest.hooks.connection_urls import sqlalchemy_url
 
 if TYPE_CHECKING:
@@ -23,6 +24,12 @@ class OmingestCatalogHook(BaseHook):
     The embedded catalog lives in any SQL database SQLAlchemy reaches: a ``sqlite``
     connection (file path in host) for a single machine, a ``postgres`` connection in
     production (several workers write at once).
+
+    A connection of type ``openmetadata`` opens the OpenMetadata catalog instead: host = the
+    server URL with scheme and port (``https://om.example.com:8585``), password = the bot's
+    JWT, extras ``verify_ssl`` (bool or CA bundle path, default true), ``service_type``,
+    ``timeout``, ``max_concurrency``, ``retries``, ``extras_property``, and ``runs_url`` (or
+    ``runs_conn_id``, a SQL connection) for the run records.
 
     :param catalog_conn_id: the Airflow connection of the catalog.
     """
@@ -46,8 +53,56 @@ class OmingestCatalogHook(BaseHook):
         from airflow_provider_omingest.catalog.sql_catalog import SqlCatalog
 
         extra = self.connection.extra_dejson or {}
+        if (self.connection.conn_type or "").lower() == "openmetadata":
+            return self._openmetadata_catalog(extra)
         return SqlCatalog(sqlalchemy_url(self.connection), table_prefix=extra.get("table_prefix", "omingest_"))
+
+    def _openmetadata_catalog(self, extra: dict[str, Any]) -> Catalog:
+        from airflow_provider_omingest.catalog.openmetadata import (
+            DEFAULT_EXTRAS_PROPERTY,
+            DEFAULT_SERVICE_TYPE,
+            OpenMetadataCatalog,
+        )
+
+        conn = self.connection
+        host = (conn.host or "").rstrip("/")
+        if not host:
+            raise ConfigError(f"connection {self.catalog_conn_id!r} host", conn.host,
+                              "an openmetadata connection needs the server URL in host, e.g. https://om:8585")
+        if "://" not in host:
+            host = f"{conn.schema or 'https'}://{host}"
+        if conn.port and host.count(":") < 2:
+            host = f"{host}:{conn.port}"
+        if not conn.password:
+            raise ConfigError(f"connection {self.catalog_conn_id!r} password", None,
+                              "put the JWT of an OpenMetadata bot in the password")
+        runs_url = extra.get("runs_url")
+        if not runs_url and extra.get("runs_conn_id"):
+            runs_url = sqlalchemy_url(self.get_connection(extra["runs_conn_id"])).render_as_string(hide_password=False)
+        return OpenMetadataCatalog(
+            host,
+            conn.password,
+            verify_ssl=_as_verify(extra.get("verify_ssl", True)),
+            timeout=float(extra.get("timeout", 30.0)),
+            max_concurrency=int(extra.get("max_concurrency", 8)),
+            retries=int(extra.get("retries", 5)),
+            service_type=extra.get("service_type", DEFAULT_SERVICE_TYPE),
+            extras_property=extra.get("extras_property", DEFAULT_EXTRAS_PROPERTY),
+            runs_url=runs_url,
+        )
 
     def get_conn(self) -> Catalog:
         """Return the catalog (Airflow's generic hook entry point)."""
         return self.get_catalog()
+
+
+def _as_verify(value: Any) -> bool | str:
+    """Return ``verify_ssl`` from extras: a bool (also as text) or a CA bundle path."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip()
+    if text.lower() in ("true", "1", "yes", "on", ""):
+        return True
+    if text.lower() in ("false", "0", "no", "off"):
+        return False
+    return text

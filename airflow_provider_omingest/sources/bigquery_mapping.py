@@ -91,8 +91,7 @@ TABLE_OPTION_NAMES: tuple[str, ...] = (
     "refresh_interval_minutes",
 )
 
-_NOT_NULL = re.compile(r"\s+NOT\s+NULL\b.*$", re.IGNORECASE | re.DOTALL)
-_TRAILING_CLAUSES = re.compile(r"\s+(?:OPTIONS|DEFAULT|COLLATE)\b.*$", re.IGNORECASE | re.DOTALL)
+_MODIFIER = re.compile(r"(?:NOT\s+NULL|OPTIONS|DEFAULT|COLLATE)\b", re.IGNORECASE)
 
 
 # --------------------------------------------------------------------------- rows
@@ -195,9 +194,27 @@ def _parse_field(part: str) -> BqField:
         name, rest = part[1:end], part[end + 1 :]
     else:
         name, _, rest = part.partition(" ")
-    rest = _TRAILING_CLAUSES.sub("", rest.strip())
-    not_null = bool(_NOT_NULL.search(rest))
-    return BqField(name=name, type=parse_type(_NOT_NULL.sub("", rest)), not_null=not_null)
+    type_text, modifiers = _split_modifiers(rest.strip())
+    not_null = bool(re.match(r"NOT\s+NULL\b", modifiers, re.IGNORECASE))
+    return BqField(name=name, type=parse_type(type_text), not_null=not_null)
+
+
+def _split_modifiers(text: str) -> tuple[str, str]:
+    """Split ``STRUCT<a INT64 NOT NULL> NOT NULL OPTIONS(...)`` into the type and its top-level modifiers."""
+    depth, quote = 0, ""
+    for i, ch in enumerate(text):
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "`\"'":
+            quote = ch
+        elif ch in "<(":
+            depth += 1
+        elif ch in ">)":
+            depth -= 1
+        elif depth == 0 and ch.isspace() and _MODIFIER.match(text, i + 1):
+            return text[:i].strip(), text[i + 1 :].strip()
+    return text, ""
 
 
 def _split_top_level(text: str) -> list[str]:

@@ -206,7 +206,8 @@ class _HistoryRow:
 
     @property
     def truncated(self) -> bool:
-        return len(self.text) >= HISTORY_TEXT_LIMIT - 1
+        # The text arrives blank-padded (char(4000)) and is stripped: allow for stripped blanks.
+        return len(self.text) >= HISTORY_TEXT_LIMIT - 8
 
 
 class RedshiftSource(Source):
@@ -395,49 +396,59 @@ class RedshiftSource(Source):
     # ---- local schemas
 
     def _read_local(self, database: str, schema: str, keep: Any, bound: list[str] | None) -> list[Table]:
-        relations = self._relations(database, schema, keep, bound)
+        relations, listed = self._relations(database, schema, keep, bound)
         if not relations:
             return []
         names = sorted(relations)
-        bound = names if len(names) <= MAX_BOUND_NAMES else None
+        # Bind the names only when some relations were left out: a whole schema needs no filter.
+        bound = names if len(names) < listed and len(names) <= MAX_BOUND_NAMES else None
         if any(r.relkind == "v" for r in relations.values()):
             self._mark_materialized(database, schema, relations)
         columns = group_by_table(self._columns(database, schema, bound))
-        tables_only = [n for n, r in relations.items() if not r.is_view]
+        tables_only = sorted(n for n, r in relations.items() if not r.is_view)
         physical: dict[str, list[PhysicalColumnRow]] = {}
         constraints: dict[str, list[ConstraintRow]] = {}
         if tables_only:
-            tables_bound = sorted(tables_only) if bound is not None else None
+            tables_bound = tables_only if bound is not None else None
             physical = group_by_table(self._physical_columns(database, schema, tables_bound))
             self._add_table_info(database, schema, relations, tables_bound)
             constraints = group_by_table(self._constraints(database, schema, tables_bound))
-        missing_views = [n for n, r in relations.items() if r.relkind == "v" and n not in columns]
+        missing_views = {n for n, r in relations.items() if r.relkind == "v" and n not in columns}
         if missing_views:
-            columns.update(self._late_binding_columns(database, schema, set(missing_views)))
+            late = self._late_binding_columns(database, schema, missing_views)
+            for view in late:
+                relations[view].properties["late_binding"] = "true"
+            columns.update(late)
         return [
             build_table(
                 relations[name],
                 columns.get(name, ()),
                 database=database,
-                physical=physical.get(name, ()),
+                physical=() if relations[name].is_view else physical.get(name, ()),
                 constraints=constraints.get(name, ()),
             )
             for name in names
         ]
 
-    def _relations(self, database: str, schema: str, keep: Any, bound: list[str] | None) -> dict[str, RelationRow]:
+    def _relations(
+        self, database: str, schema: str, keep: Any, bound: list[str] | None
+    ) -> tuple[dict[str, RelationRow], int]:
         clause, params = _name_filter("c.relname", bound)
         relations: dict[str, RelationRow] = {}
+        listed = 0
         for name, relkind, description, view_definition in self._fetch(
             database, _RELATIONS.format(names=clause), [schema, *params]
         ):
+            if MV_INTERNAL_TABLE.match(name):
+                continue
+            listed += 1
             relkind = str(relkind)
-            if MV_INTERNAL_TABLE.match(name) or not keep(name, relkind in ("v", "m")):
+            if not keep(name, relkind in ("v", "m")):
                 continue
             relations[name] = RelationRow(
                 name=name, relkind=relkind, description=text_or_none(description), view_definition=view_definition
             )
-        return relations
+        return relations, listed
 
     def _mark_materialized(self, database: str, schema: str, relations: dict[str, RelationRow]) -> None:
         for name, autorefresh, autorewrite in self._fetch(database, _MV_INFO, [database, schema]):

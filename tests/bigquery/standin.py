@@ -179,7 +179,8 @@ class BigQueryStandin:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="bq-standin", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="bq-standin", daemon=True)
         self._thread.start()
         _wait_for_port(self._server.server_address[1])
         return self
@@ -456,7 +457,9 @@ class BigQueryStandin:
             rewritten = re.sub(r"IN\s+UNNEST\s*\(\s*@(\w+)\s*\)", r"IN (SELECT UNNEST($\1))", rewritten,
                                flags=re.IGNORECASE)
             rewritten = re.sub(r"@(\w+)", r"$\1", rewritten)
-            rewritten = re.sub(r"CURRENT_TIMESTAMP\s*\(\s*\)", "current_timestamp", rewritten, flags=re.IGNORECASE)
+            clock = self.now().strftime("%Y-%m-%d %H:%M:%S.%f+00")
+            rewritten = re.sub(r"CURRENT_TIMESTAMP\s*\(\s*\)", f"TIMESTAMPTZ '{clock}'", rewritten,
+                               flags=re.IGNORECASE)
             params = {p["name"]: _param_value(p) for p in parameters}
             con.execute("SET TimeZone = 'UTC'")
             try:
@@ -465,7 +468,10 @@ class BigQueryStandin:
                 raise ApiError(400, "INVALID_ARGUMENT", "invalidQuery", f"Syntax error or bad query: {e}") from e
             description = cursor.description or []
             fields = [_result_field(name, str(type_)) for name, type_, *_ in description]
-            rows = [{"f": [_cell(v) for v in row]} for row in cursor.fetchall()]
+            # BigQuery returns a NULL ARRAY as an empty array: REPEATED cells are never null.
+            repeated = [f["mode"] == "REPEATED" for f in fields]
+            rows = [{"f": [_cell([] if v is None and rep else v) for v, rep in zip(row, repeated)]}
+                    for row in cursor.fetchall()]
             return fields, rows
         finally:
             con.close()

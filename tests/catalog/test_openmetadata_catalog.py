@@ -15,7 +15,13 @@ from airflow_provider_omingest.catalog.openmetadata import OpenMetadataCatalog
 from airflow_provider_omingest.config import IngestionSettings
 from airflow_provider_omingest.engine.runner import run_ingestion
 from airflow_provider_omingest.exceptions import CatalogError
-from airflow_provider_omingest.models.entities import Column, ConstraintType, Table, TableConstraint, TableType
+from airflow_provider_omingest.models.entities import (
+    Column,
+    ConstraintType,
+    Table,
+    TableConstraint,
+    TableType,
+)
 from airflow_provider_omingest.models.fqn import build_fqn, split_fqn
 from airflow_provider_omingest.sources.demo_warehouse import build_demo_warehouse, mutate_demo_warehouse
 from airflow_provider_omingest.sources.sqlalchemy_source import SqlAlchemySource
@@ -250,9 +256,11 @@ def test_retries_429_and_5xx_with_bounded_backoff(standin: OpenMetadataStandIn, 
 
 def test_gives_up_after_the_retries(standin: OpenMetadataStandIn, tmp_path: Path) -> None:
     standin.inject(500, times=100, method="GET", path_contains="/api/v1/tables")
-    with make_catalog(standin, tmp_path, retries=2, backoff=0.01, max_backoff=0.02) as catalog:
-        with pytest.raises(CatalogError, match=r"HTTP 500.*after 3 attempt") as info:
-            catalog.read_scope(SERVICE, DB, ["s"])
+    with (
+        make_catalog(standin, tmp_path, retries=2, backoff=0.01, max_backoff=0.02) as catalog,
+        pytest.raises(CatalogError, match=r"HTTP 500.*after 3 attempt") as info,
+    ):
+        catalog.read_scope(SERVICE, DB, ["s"])
     assert info.value.retryable is True
     assert standin.count("GET", "/api/v1/tables", status=500) == 3
 
@@ -270,9 +278,8 @@ def test_401_is_a_clear_error_without_the_token(standin: OpenMetadataStandIn, tm
 
 
 def test_403_is_a_clear_error_without_the_token(standin: OpenMetadataStandIn, tmp_path: Path) -> None:
-    with make_catalog(standin, tmp_path, token="forbidden-jwt") as catalog:
-        with pytest.raises(CatalogError) as info:
-            catalog.apply([table_write("s", "t")], "r1")
+    with make_catalog(standin, tmp_path, token="forbidden-jwt") as catalog, pytest.raises(CatalogError) as info:
+        catalog.apply([table_write("s", "t")], "r1")
     assert "403" in str(info.value) and "not allowed" in str(info.value)
     assert "forbidden-jwt" not in str(info.value) and info.value.retryable is False
 
@@ -282,9 +289,11 @@ def test_timeouts_are_retried_then_reported(standin: OpenMetadataStandIn, tmp_pa
     with make_catalog(standin, tmp_path, timeout=0.3, retries=1) as catalog:
         assert catalog.read_scope(SERVICE, DB, ["s"]) == {}  # second attempt answers
     standin.inject(0, times=2, method="GET", path_contains="/api/v1/tables", delay=1.0)
-    with make_catalog(standin, tmp_path, timeout=0.3, retries=1) as catalog:
-        with pytest.raises(CatalogError, match="timed out after 0.3s") as info:
-            catalog.read_scope(SERVICE, DB, ["s"])
+    with (
+        make_catalog(standin, tmp_path, timeout=0.3, retries=1) as catalog,
+        pytest.raises(CatalogError, match="timed out after 0.3s") as info,
+    ):
+        catalog.read_scope(SERVICE, DB, ["s"])
     assert info.value.retryable is True
 
 
@@ -367,3 +376,18 @@ def test_spec_dir_fails_clearly_when_missing(monkeypatch: pytest.MonkeyPatch, tm
     with pytest.raises(pytest.fail.Exception, match=rf"{SPEC_ENV_VAR}.*") as info:
         spec_dir()
     assert str(tmp_path / "nowhere") in str(info.value)
+
+
+def test_hook_opens_the_openmetadata_catalog(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from airflow_provider_omingest.hooks.catalog import OmingestCatalogHook
+
+    conn = {"conn_type": "openmetadata", "host": "https://om.example.com", "port": 8585, "password": "jwt-secret",
+            "extra": {"verify_ssl": "false", "service_type": "Snowflake", "runs_url": f"sqlite:///{tmp_path}/r.db"}}
+    monkeypatch.setenv("AIRFLOW_CONN_OPENMETADATA", json.dumps(conn))
+
+    catalog = OmingestCatalogHook("openmetadata").get_catalog()
+
+    assert isinstance(catalog, OpenMetadataCatalog)
+    assert (catalog.server_url, catalog.verify_ssl, catalog.service_type) == (
+        "https://om.example.com:8585", False, "Snowflake")
+    assert "jwt-secret" not in repr(catalog)

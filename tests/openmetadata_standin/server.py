@@ -159,7 +159,8 @@ class OpenMetadataStandIn:
         handler = _handler_for(self)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="om-standin", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="om-standin", daemon=True)
         self._thread.start()
         return self
 
@@ -318,7 +319,7 @@ class OpenMetadataStandIn:
             raise ApiError(400, f"{KINDS[kind][1]}: [{where}] {errors[0].message}"
                                 + (f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""))
         self._server_rules(kind, payload)
-        _, _, parent_field, parent_kind, type_name = KINDS[kind]
+        _, _, parent_field, parent_kind, _ = KINDS[kind]
         refs: dict[str, Any] = {}
         if parent_field:
             assert parent_kind is not None
@@ -397,7 +398,7 @@ class OpenMetadataStandIn:
         _, _, parent_field, _, _ = KINDS[kind]
         include = query.get("include", "non-deleted")
         if include not in ("all", "deleted", "non-deleted"):
-            raise ApiError(400, f"query param include must be one of [all, deleted, non-deleted]")
+            raise ApiError(400, "query param include must be one of [all, deleted, non-deleted]")
         try:
             limit = int(query.get("limit", "10"))
         except ValueError as exc:
@@ -425,7 +426,7 @@ class OpenMetadataStandIn:
         wanted = {f.strip() for f in fields.split(",") if f.strip()}
         unknown = wanted - GATED[kind]
         if unknown:
-            raise ApiError(400, f"Invalid field name {sorted(unknown)[0]}")
+            raise ApiError(400, f"Invalid field name {min(unknown)}")
         return {k: copy.deepcopy(v) for k, v in _public(entity).items() if k not in GATED[kind] or k in wanted}
 
     def _delete(self, kind: str, fqn: str, hard: bool, recursive: bool) -> dict[str, Any]:
@@ -485,14 +486,14 @@ def _handler_for(standin: OpenMetadataStandIn) -> type[BaseHTTPRequestHandler]:
 
         do_GET = do_PUT = do_DELETE = do_POST = do_PATCH = _serve
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
     return Handler
 
 
 def _content_keys(kind: str) -> set[str]:
-    path, schema, parent_field, _, _ = KINDS[kind]
+    """Fields a create request sets (replaced by a PUT); ``kind`` is the entity kind."""
     return {"displayName", "description", "tableType", "columns", "tableConstraints", "tablePartition",
             "schemaDefinition", "tags", "extension", "sourceHash", "owners", "serviceType", "connection",
             "retentionPeriod", "sourceUrl", "domain", "dataProducts", "lifeCycle", "fileFormat", "locationPath",
