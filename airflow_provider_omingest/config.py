@@ -7,6 +7,7 @@ names the setting, the bad value and the fix.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -100,6 +101,24 @@ class IngestionSettings(BaseModel):
     delete_vanished_schemas: bool = Field(
         True, description="Delete the tables of schemas that no longer exist in the source."
     )
+    safety_margin: timedelta | None = Field(
+        None, description="Subtracted from the watermark; None: the source's default (1 h; Snowflake 3 h)."
+    )
+    lookback: timedelta = Field(
+        timedelta(days=7), description="A watermark older than this means a full run."
+    )
+
+    @field_validator("safety_margin", "lookback", mode="before")
+    @classmethod
+    def _check_duration(cls, v: object, info) -> object:
+        from airflow_provider_omingest.engine.watermark import parse_duration
+
+        if v is None:
+            return v
+        value = parse_duration(v, info.field_name)
+        if value < timedelta(0):
+            raise ConfigError(info.field_name, v, "must not be negative")
+        return value
 
     @field_validator("service")
     @classmethod

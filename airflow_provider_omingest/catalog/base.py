@@ -28,6 +28,9 @@ class StoredEntity(BaseModel):
     name: str
     fingerprint: str
     deleted: bool = False
+    source_digest: str | None = Field(
+        None, description="The source's own digest of the structure, for digest-based incremental runs."
+    )
 
 
 class EntityWrite(BaseModel):
@@ -41,6 +44,9 @@ class EntityWrite(BaseModel):
     fingerprint: str
     body: dict[str, Any] = Field(description="The entity as JSON (model_dump(mode='json')).")
     change: Literal["created", "updated", "restored"]
+    source_digest: str | None = Field(
+        None, description="Stored even when the fingerprint is unchanged (no new version then)."
+    )
 
 
 class HistoryEntry(BaseModel):
@@ -85,7 +91,7 @@ class Catalog(abc.ABC):
         What happens depends on what is stored, not on ``write.change``, so that a retried
         task converges: a new FQN is created; a soft-deleted one is restored; a live one with a
         different fingerprint is updated (version + 1, history with the diff); a live one with
-        the same fingerprint is left alone.
+        the same fingerprint is left alone (only a changed ``source_digest`` is recorded).
         """
 
     @abc.abstractmethod

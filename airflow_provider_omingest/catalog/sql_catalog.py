@@ -83,6 +83,7 @@ def build_tables(prefix: str = "omingest_") -> CatalogTables:
         sa.Column("schema_name", sa.Text, nullable=True),
         sa.Column("name", sa.Text, nullable=False),
         sa.Column("fingerprint", sa.String(64), nullable=False),
+        sa.Column("source_digest", sa.String(64), nullable=True),
         sa.Column("body", _JSON, nullable=False),
         sa.Column("version", sa.Integer, nullable=False),
         sa.Column("deleted", sa.Boolean, nullable=False, default=False),
@@ -134,6 +135,7 @@ class _State(NamedTuple):
     version: int
     fingerprint: str
     deleted: bool
+    source_digest: str | None
 
 
 @dataclass
@@ -142,6 +144,7 @@ class _Plan:
 
     inserts: list[EntityWrite] = field(default_factory=list)
     changes: list[tuple[EntityWrite, _State, str]] = field(default_factory=list)
+    digests: list[tuple[EntityWrite, _State]] = field(default_factory=list)
     unchanged: int = 0
 
 
@@ -227,7 +230,8 @@ class SqlCatalog(Catalog):
             return {}
         e = self.tables.entity
         query = sa.select(
-            e.c.fqn, e.c.kind, e.c.database, e.c.schema_name, e.c.name, e.c.fingerprint, e.c.deleted
+            e.c.fqn, e.c.kind, e.c.database, e.c.schema_name, e.c.name, e.c.fingerprint, e.c.deleted,
+            e.c.source_digest,
         ).where(
             e.c.service == service,
             e.c.database == database,
@@ -346,6 +350,7 @@ class SqlCatalog(Catalog):
             old_bodies = self._select_bodies(conn, [s.id for _, s, _ in plan.changes])
             self._insert_entities(conn, plan.inserts, run_id, now)
             self._change_entities(conn, plan.changes, old_bodies, run_id, now)
+            self._update_digests(conn, plan.digests)
         log.info(
             "Applied %d write(s) of run %s in %.2fs: %d created, %d updated or restored, %d unchanged.",
             len(by_fqn),
@@ -414,7 +419,7 @@ class SqlCatalog(Catalog):
         stored: dict[str, _State] = {}
         for chunk in _chunks(sorted(fqns)):
             query = (
-                sa.select(e.c.id, e.c.fqn, e.c.version, e.c.fingerprint, e.c.deleted)
+                sa.select(e.c.id, e.c.fqn, e.c.version, e.c.fingerprint, e.c.deleted, e.c.source_digest)
                 .where(e.c.fqn.in_(chunk))
                 .order_by(e.c.fqn)
                 .with_for_update()
@@ -469,6 +474,7 @@ class SqlCatalog(Catalog):
                 schema_name=sa.bindparam("b_schema_name"),
                 name=sa.bindparam("b_name"),
                 fingerprint=sa.bindparam("b_fingerprint"),
+                source_digest=sa.bindparam("b_source_digest"),
                 body=sa.bindparam("b_body", type_=_JSON),
                 version=sa.bindparam("b_version"),
                 deleted=False,
@@ -488,6 +494,7 @@ class SqlCatalog(Catalog):
                     "b_schema_name": _schema_name(write),
                     "b_name": write.name,
                     "b_fingerprint": write.fingerprint,
+                    "b_source_digest": write.source_digest,
                     "b_body": write.body,
                     "b_version": version,
                 }
@@ -498,6 +505,14 @@ class SqlCatalog(Catalog):
             )
         conn.execute(stmt, params)
         conn.execute(sa.insert(self.tables.history), history)
+
+    def _update_digests(self, conn: Connection, digests: list[tuple[EntityWrite, _State]]) -> None:
+        """Record new source digests of structurally unchanged entities (no new version)."""
+        if not digests:
+            return
+        e = self.tables.entity
+        stmt = sa.update(e).where(e.c.id == sa.bindparam("b_id")).values(source_digest=sa.bindparam("b_digest"))
+        conn.execute(stmt, [{"b_id": state.id, "b_digest": write.source_digest} for write, state in digests])
 
     def _mark_deleted(self, conn: Connection, live: list[_State], run_id: str) -> int:
         if not live:
@@ -636,6 +651,8 @@ def _plan(writes: Iterable[EntityWrite], stored: dict[str, _State]) -> _Plan:
         else:
             action = "unchanged"
             plan.unchanged += 1
+            if write.source_digest and write.source_digest != state.source_digest:
+                plan.digests.append((write, state))
         if action != write.change:
             log.debug("Write %s of %s is %s in the catalog.", write.change, write.fqn, action)
     return plan
@@ -650,6 +667,7 @@ def _entity_row(write: EntityWrite, run_id: str, now: datetime) -> dict[str, Any
         "schema_name": _schema_name(write),
         "name": write.name,
         "fingerprint": write.fingerprint,
+        "source_digest": write.source_digest,
         "body": write.body,
         "version": 1,
         "deleted": False,

@@ -36,6 +36,7 @@ def decide_deletions(
     *,
     extra_fqns: list[str] = (),  # type: ignore[assignment]
     extra_scope: int = 0,
+    min_scope: int = 0,
     max_fraction: float,
     confirmed: bool = False,
 ) -> DeletionDecision:
@@ -45,12 +46,15 @@ def decide_deletions(
     :param extra_fqns: tables (and schema entities) outside any unit that should go: vanished
         schemas, tables flagged dropped by the source.
     :param extra_scope: live tables those extra deletions were measured against.
+    :param min_scope: the scope is at least this (the tables the source listed in scope): an
+        incremental run's units cover only the changed schemas, yet a drop is measured against
+        everything the run keeps in sync.
     :param max_fraction: the fail-safe threshold (0..1).
     :param confirmed: a person confirmed this run's deletions: skip the threshold.
     :raises DeletionRefused: when the share to delete is above ``max_fraction``.
     """
     fqns = sorted({f for r in results for f in r.delete_candidates} | set(extra_fqns))
-    scope = sum(r.scope_size for r in results) + extra_scope
+    scope = max(sum(r.scope_size for r in results) + extra_scope, min_scope)
     decision = DeletionDecision(fqns=fqns, scope=max(scope, len(fqns)))
     if fqns and not confirmed and decision.fraction > max_fraction:
         raise DeletionRefused(len(fqns), decision.scope, max_fraction)

@@ -26,6 +26,7 @@ def plan_units(
     max_units: int,
     mode: Mode = "full",
     only_tables: Mapping[str, Mapping[str, tuple[str, ...]]] | None = None,
+    id_prefix: str = "",
 ) -> list[WorkUnit]:
     """Return work units covering every schema in ``counts``.
 
@@ -37,6 +38,7 @@ def plan_units(
     :param max_units: upper bound on the number of units (the target size grows to fit).
     :param mode: mode recorded on every unit.
     :param only_tables: incremental runs: database -> schema -> the tables to fetch.
+    :param id_prefix: prefix of the unit ids (to keep ids unique when plans are combined).
     """
     total = sum(sum(s.values()) for s in counts.values())
     if sum(len(s) for s in counts.values()) == 0:
@@ -54,7 +56,7 @@ def plan_units(
             only = None if only_tables is None else only_tables.get(database, {})
             share = sum(counts[database].values()) / total if total else 1 / len(counts)
             slots = max(1, round(threads * share))  # this database's fair share of the slots
-            units.extend(_plan_database(database, counts[database], target, slots, mode, only))
+            units.extend(_plan_database(database, counts[database], target, slots, mode, only, id_prefix))
         if len(units) <= max_units:
             return units
         if target > total:
@@ -69,6 +71,7 @@ def _plan_database(
     threads: int,
     mode: Mode,
     only_tables: Mapping[str, tuple[str, ...]] | None,
+    id_prefix: str,
 ) -> list[WorkUnit]:
     units: list[WorkUnit] = []
     small: dict[str, int] = {}
@@ -78,7 +81,7 @@ def _plan_database(
             for i in range(parts):
                 units.append(
                     WorkUnit(
-                        unit_id=f"{database}/{schema}/{i + 1}of{parts}",
+                        unit_id=f"{database}/{id_prefix}{schema}/{i + 1}of{parts}",
                         database=database,
                         schemas=(schema,),
                         mode=mode,
@@ -94,7 +97,7 @@ def _plan_database(
         for i, (schemas, size) in enumerate(_balance(small, n_bins)):
             units.append(
                 WorkUnit(
-                    unit_id=f"{database}/batch{i + 1}",
+                    unit_id=f"{database}/{id_prefix}batch{i + 1}",
                     database=database,
                     schemas=tuple(schemas),
                     mode=mode,

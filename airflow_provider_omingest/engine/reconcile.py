@@ -7,6 +7,7 @@ comparing fingerprints, so no entity is fetched one by one.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from airflow_provider_omingest.catalog.base import EntityWrite, StoredEntity
@@ -51,17 +52,21 @@ def reconcile(
     snapshots: list[SchemaSnapshot],
     stored: dict[str, StoredEntity],
     filters: Filters,
+    requested: Mapping[str, Sequence[str]] | None = None,
 ) -> UnitPlan:
     """Compare snapshots with what the catalog holds for the same scope.
 
     A table in the catalog but not in a ``complete`` snapshot becomes a delete candidate,
     unless it is outside the filters, outside the snapshot's table slice, or listed as
-    unreflectable. Incomplete (incremental) snapshots never produce delete candidates.
+    unreflectable. An incomplete (incremental) snapshot only answers for the tables that were
+    asked for by name: one of those that the source did not return was dropped; every other
+    table is left alone.
 
     :param service: service name, the first part of every FQN.
     :param snapshots: the unit's snapshots, one per schema (or slice).
     :param stored: the catalog's entities for the unit's schemas, by FQN (one read).
     :param filters: the ingestion's filters, to keep out-of-filter tables from deletion.
+    :param requested: incremental units: schema -> the tables fetched by name.
     """
     plan = UnitPlan()
     for snap in snapshots:
@@ -83,13 +88,13 @@ def reconcile(
             and filters.keeps("table", e.name)
             and (snap.table_slice is None or snap.table_slice.contains(e.name))
         ]
+        plan.scope_size += len(in_scope)
         if snap.complete:
-            plan.scope_size += len(in_scope)
-            plan.delete_candidates.extend(
-                e.fqn for e in in_scope if e.fqn not in seen and e.fqn not in unreflectable
-            )
+            gone = [e for e in in_scope if e.fqn not in seen and e.fqn not in unreflectable]
         else:
-            plan.scope_size += len(seen & {e.fqn for e in in_scope})
+            asked = set((requested or {}).get(schema, ()))
+            gone = [e for e in in_scope if e.name in asked and e.fqn not in seen and e.fqn not in unreflectable]
+        plan.delete_candidates.extend(e.fqn for e in gone)
     return plan
 
 
@@ -106,8 +111,10 @@ def _compare(
     count: bool,
 ) -> None:
     fingerprint = entity.fingerprint()
+    digest = getattr(entity, "source_digest", None)
     old = stored.get(fqn)
     key = schema or getattr(entity, "name", "")
+    digest_only = False
     if old is None:
         change = "created"
     elif old.deleted:
@@ -117,7 +124,9 @@ def _compare(
     else:
         if count:
             plan.unchanged[key] += 1
-        return
+        if not digest or digest == old.source_digest:
+            return
+        change, digest_only = "updated", True  # record the new digest; no new version
     plan.writes.append(
         EntityWrite(
             fqn=fqn,
@@ -128,7 +137,8 @@ def _compare(
             fingerprint=fingerprint,
             body=entity.model_dump(mode="json"),
             change=change,  # type: ignore[arg-type]
+            source_digest=digest,
         )
     )
-    if count:
+    if count and not digest_only:
         (plan.updated if change == "updated" else plan.created)[key] += 1

@@ -42,17 +42,21 @@ def run_ingestion(
     dry_run: bool = False,
     confirm_delete: bool = False,
     run_id: str | None = None,
+    last_value: datetime | None = None,
 ) -> RunSummary:
     """Plan, extract and update every unit (``settings.threads`` at once), delete, summarise.
 
     :param open_source: returns a new, unopened source; called once per worker and for the plan.
     :param catalog: the catalog to sync.
+    :param last_value: the watermark (``source_clock`` of the last successful run's summary);
+        None runs a full extraction in mode ``auto``.
     :raises DeletionRefused: after recording the run, when the fail-safe threshold refused deletions.
     """
     run_id = run_id or f"local__{uuid.uuid4().hex[:12]}"
     started = datetime.now(timezone.utc)
     with open_source() as source:
-        plan = plan_run(source, catalog, settings, requested_mode=requested_mode, dry_run=dry_run, run_id=run_id)
+        plan = plan_run(source, catalog, settings, requested_mode=requested_mode, dry_run=dry_run, run_id=run_id,
+                        last_value=last_value)
     if not dry_run:
         catalog.record_run(RunRecord(run_id=run_id, service=settings.service, mode=plan.mode, started_at=started))
 

@@ -9,15 +9,19 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from airflow_provider_omingest.catalog.base import Catalog, EntityWrite
 from airflow_provider_omingest.config import IngestionSettings
+from airflow_provider_omingest.engine.changes import find_changes, tables_to_fetch
 from airflow_provider_omingest.engine.deletion import decide_deletions
 from airflow_provider_omingest.engine.planner import plan_units
 from airflow_provider_omingest.engine.reconcile import reconcile
+from airflow_provider_omingest.engine.watermark import RunKind, choose_window
+from airflow_provider_omingest.exceptions import IncrementalUnsupported
 from airflow_provider_omingest.models.entities import Database
 from airflow_provider_omingest.models.fqn import build_fqn, split_fqn
 from airflow_provider_omingest.models.units import Mode, SchemaSnapshot, UnitResult, WorkUnit
@@ -49,6 +53,12 @@ class RunPlan(BaseModel):
     databases: list[str]
     vanished: list[str] = Field(default_factory=list, description="FQNs of vanished schemas and their tables.")
     vanished_scope: int = 0
+    scope_tables: int = Field(0, description="Tables and views in the schemas in scope, from the source's listing.")
+    source_clock: datetime | None = Field(None, description="The source's clock at planning: the next watermark.")
+    since: datetime | None = None
+    last_value: datetime | None = Field(None, description="The watermark this run started from.")
+    change_method: str | None = None
+    notes: list[str] = Field(default_factory=list)
     dry_run: bool = False
 
 
@@ -69,10 +79,23 @@ class RunSummary(BaseModel):
     mode_reason: str
     status: Literal["success", "failed"]
     dry_run: bool = False
+    since: datetime | None = None
+    last_value: datetime | None = None
+    source_clock: datetime | None = None
+    change_method: str | None = None
+    notes: list[str] = Field(default_factory=list)
     schemas: dict[str, dict[str, int]] = Field(default_factory=dict)
     totals: dict[str, int] = Field(default_factory=dict)
+    tables_fetched: int = 0
     failed_units: list[str] = Field(default_factory=list)
     units: int = 0
+
+    def headline(self) -> str:
+        """Return one line: mode, why, and the window scanned."""
+        line = f"{self.mode} run of service {self.service} ({self.mode_reason})"
+        if self.since:
+            line += f"; changes since {self.since.isoformat()} via {self.change_method}"
+        return line + (" [dry run]" if self.dry_run else "")
 
     def table(self) -> str:
         """Return the per-schema counts as a fixed-width text table."""
@@ -92,55 +115,85 @@ def plan_run(
     settings: IngestionSettings,
     *,
     requested_mode: RequestedMode = "auto",
+    last_value: datetime | None = None,
+    run_kind: RunKind = "manual",
+    range_start: datetime | None = None,
     dry_run: bool = False,
     run_id: str = "manual",
 ) -> RunPlan:
-    """List databases and schemas through the filters and cut them into work units.
+    """Choose the mode, list databases and schemas through the filters, and cut the work into units.
 
-    Also finds schemas that vanished from the source (live in the catalog, inside the
-    filters, absent from a listing that succeeded) and records the databases.
+    Incremental runs ask the source for the changes since ``last_value`` minus the safety
+    margin (once per run) and make units only of the schemas with changes, fetching only the
+    tables named; schemas new to the catalog are extracted whole. Both modes find schemas that
+    vanished from the source (live in the catalog, inside the filters, absent from a listing
+    that succeeded) and record the databases.
+
+    :param last_value: the watermark: source clock at the start of the last successful run.
+    :param run_kind: how the run was created (a backfill re-scans from ``range_start``).
+    :raises IncrementalUnsupported: ``requested_mode="incremental"`` and the source cannot.
     """
-    if requested_mode == "incremental":
-        raise ValueError(
-            f"mode='incremental' was requested but source {source.kind!r} cannot report changes; "
-            "use mode='auto' or mode='full'."
-        )
-    mode: Mode = "full"
-    reason = "full run requested" if requested_mode == "full" else "incremental extraction not available"
     filters = settings.filters
+    clock = source.now()
+    lag = settings.safety_margin if settings.safety_margin is not None else source.default_safety_margin
+    window = choose_window(requested_mode=requested_mode, run_kind=run_kind, last_value=last_value, now=clock,
+                           lag=lag, lookback=settings.lookback, range_start=range_start)
+    if requested_mode == "incremental" and window.mode == "full":
+        raise IncrementalUnsupported(source.kind, f"mode=incremental was requested but {window.reason}")
+
     databases = [d for d in source.list_databases() if filters.keeps("database", d)]
+    listed: dict[str, list[str]] = {}
     counts: dict[str, dict[str, int]] = {}
+    catalogued: dict[str, set[str]] = {}
     vanished: list[str] = []
     vanished_scope = 0
-    db_writes: list[EntityWrite] = []
     for db in databases:
-        schemas = [s for s in source.list_schemas(db) if filters.keeps("schema", s)]
-        counts[db] = source.count_tables(db, schemas) if schemas else {}
-        for s in schemas:
-            counts[db].setdefault(s, 0)
-        gone = [s for s in catalog.list_schemas(settings.service, db)
-                if s not in counts[db] and filters.keeps("schema", s)]
+        listed[db] = [s for s in source.list_schemas(db) if filters.keeps("schema", s)]
+        counts[db] = {s: 0 for s in listed[db]}
+        counts[db].update(source.count_tables(db, listed[db]) if listed[db] else {})
+        catalogued[db] = set(catalog.list_schemas(settings.service, db))
+        gone = sorted(s for s in catalogued[db] - set(listed[db]) if filters.keeps("schema", s))
         if gone and settings.delete_vanished_schemas:
-            stored = catalog.read_scope(settings.service, db, gone)
-            live = [e for e in stored.values() if not e.deleted]
+            live = [e for e in catalog.read_scope(settings.service, db, gone).values() if not e.deleted]
             vanished.extend(e.fqn for e in live)
             vanished_scope += len(live)
-        entity = Database(name=db)
-        db_writes.append(EntityWrite(
-            fqn=build_fqn(settings.service, db), kind="database", database=db, name=db,
-            fingerprint=entity.fingerprint(), body=entity.model_dump(mode="json"), change="created",
-        ))
-    if not dry_run and db_writes:
-        catalog.apply(db_writes, run_id)  # "created" of an existing, equal entity is a no-op
-    units = plan_units(
-        counts, threads=settings.threads, tables_per_unit=settings.tables_per_unit,
-        max_units=settings.max_units, mode=mode,
+    if not dry_run and databases:
+        catalog.apply([_database_write(settings.service, db) for db in databases], run_id)
+
+    plan = RunPlan(
+        service=settings.service, mode=window.mode, mode_reason=window.reason, units=[], databases=databases,
+        vanished=sorted(vanished), vanished_scope=vanished_scope, dry_run=dry_run, source_clock=clock,
+        last_value=window.last_value, scope_tables=sum(sum(c.values()) for c in counts.values()) + vanished_scope,
     )
-    log.info("Planned %d units over %d databases (%s: %s)", len(units), len(databases), mode, reason)
-    return RunPlan(
-        service=settings.service, mode=mode, mode_reason=reason, units=units, databases=databases,
-        vanished=sorted(vanished), vanished_scope=vanished_scope, dry_run=dry_run,
-    )
+    sizing = dict(threads=settings.threads, tables_per_unit=settings.tables_per_unit, max_units=settings.max_units)
+    if window.mode == "incremental":
+        try:
+            changes = find_changes(source, catalog, settings.service, listed, window.since)  # type: ignore[arg-type]
+        except IncrementalUnsupported as e:
+            if requested_mode == "incremental":
+                raise
+            plan.mode, plan.mode_reason = "full", f"{e.reason}: running a full extraction"
+        else:
+            new = {db: {s: counts[db][s] for s in listed[db]
+                        if s not in catalogued[db] or (db, s) in changes.created_schemas} for db in databases}
+            fetch = tables_to_fetch(changes, filters, listed)
+            fetch = {db: {s: t for s, t in schemas.items() if s not in new.get(db, {})} for db, schemas in fetch.items()}
+            plan.units = plan_units(new, mode="full", id_prefix="new-", **sizing) + plan_units(
+                {db: {s: len(t) for s, t in schemas.items()} for db, schemas in fetch.items()},
+                mode="incremental", only_tables=fetch, **sizing)
+            plan.since, plan.change_method, plan.notes = window.since, changes.method, changes.notes
+    if plan.mode == "full":
+        plan.units = plan_units(counts, mode="full", **sizing)
+    log.info("Planned %d units over %d databases (%s: %s)", len(plan.units), len(databases), plan.mode,
+             plan.mode_reason)
+    return plan
+
+
+def _database_write(service: str, db: str) -> EntityWrite:
+    entity = Database(name=db)
+    # "created" of an existing, equal entity is a no-op in the catalog
+    return EntityWrite(fqn=build_fqn(service, db), kind="database", database=db, name=db,
+                       fingerprint=entity.fingerprint(), body=entity.model_dump(mode="json"), change="created")
 
 
 def extract_unit(source: Source, unit: WorkUnit, settings: IngestionSettings) -> list[SchemaSnapshot]:
@@ -163,10 +216,12 @@ def update_unit(
 ) -> UnitResult:
     """Compare a unit's snapshots with one catalog read and apply the differences in one batch."""
     stored = catalog.read_scope(settings.service, unit.database, list(unit.schemas))
-    plan = reconcile(settings.service, snapshots, stored, settings.filters)
+    plan = reconcile(settings.service, snapshots, stored, settings.filters, requested=unit.only_tables)
     if plan.writes and not dry_run:
         catalog.apply(plan.writes, run_id)
-    return plan.to_result(unit.unit_id, unit.database, unit.schemas, dry_run)
+    result = plan.to_result(unit.unit_id, unit.database, unit.schemas, dry_run)
+    result.fetched = sum(len(s.tables) for s in snapshots)
+    return result
 
 
 def delete_stage(
@@ -181,7 +236,7 @@ def delete_stage(
 ) -> DeleteResult:
     """Delete what vanished, from successful units only, under the fail-safe threshold."""
     decision = decide_deletions(
-        results, extra_fqns=plan.vanished, extra_scope=plan.vanished_scope,
+        results, extra_fqns=plan.vanished, extra_scope=plan.vanished_scope, min_scope=plan.scope_tables,
         max_fraction=settings.max_delete_fraction, confirmed=confirmed,
     )
     if decision.fqns and not dry_run:
@@ -225,6 +280,12 @@ def summarize(
         mode_reason=plan.mode_reason,
         status="failed" if failed_units or delete_error or deleted is None else "success",
         dry_run=plan.dry_run,
+        since=plan.since,
+        last_value=plan.last_value,
+        source_clock=plan.source_clock,
+        change_method=plan.change_method,
+        notes=plan.notes,
+        tables_fetched=sum(r.fetched for r in results),
         schemas={s: dict(c) for s, c in schemas.items()},
         totals=dict(totals),
         failed_units=failed_units,

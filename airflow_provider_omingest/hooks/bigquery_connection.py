@@ -129,13 +129,35 @@ def _load_key(conn: Connection, extras: dict[str, Any], field: str | None, scope
                           "use key_path, keyfile_dict or application default credentials")
     value = extras[field]
     try:
-        if field == "keyfile_dict" or (field == "credential_config_file" and _looks_like_json(value)):
+        if _looks_like_json(value):
             info = value if isinstance(value, dict) else json.loads(value)
+        else:
+            with open(str(value), encoding="utf-8") as f:
+                info = json.load(f)
+        if field == "credential_config_file":
+            # Workload identity federation: an external_account configuration, not a key.
             return google.auth.load_credentials_from_dict(info, scopes=scopes)
-        return google.auth.load_credentials_from_file(str(value), scopes=scopes)
-    except Exception as e:
+        return _key_credentials(info, scopes)
+    except ConfigError:
+        raise
+    except Exception as e:  # noqa: BLE001 - any parse or key error becomes one ConfigError
         # Never echo the key material: only its kind and the error's type.
         raise ConfigError(setting, "<hidden>", f"could not load credentials ({type(e).__name__})") from None
+
+
+def _key_credentials(info: dict[str, Any], scopes: list[str]) -> tuple[Any, str | None]:
+    """Load a service account or authorized user key by its type (never an arbitrary credential type)."""
+    kind = info.get("type")
+    if kind == "service_account":
+        from google.oauth2 import service_account
+
+        return service_account.Credentials.from_service_account_info(info, scopes=scopes), info.get("project_id")
+    if kind == "authorized_user":
+        from google.oauth2 import credentials as user_credentials
+
+        return user_credentials.Credentials.from_authorized_user_info(info, scopes=scopes), info.get(
+            "quota_project_id")
+    raise ValueError(f"unsupported key type {kind!r}")
 
 
 def _looks_like_json(value: Any) -> bool:

@@ -42,7 +42,11 @@ def source_from_connection(conn: Connection) -> SnowflakeSource:
     :param conn: the Airflow connection.
     :raises ConfigError: naming the field, for a missing account or conflicting key settings.
     """
-    from airflow_provider_omingest.sources.snowflake import DEFAULT_ACCOUNT_USAGE, SnowflakeConfig, SnowflakeSource
+    from airflow_provider_omingest.sources.snowflake import (
+        DEFAULT_ACCOUNT_USAGE,
+        SnowflakeConfig,
+        SnowflakeSource,
+    )
 
     extra: dict[str, Any] = conn.extra_dejson or {}
     config = SnowflakeConfig(

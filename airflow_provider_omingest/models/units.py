@@ -88,4 +88,5 @@ class UnitResult(BaseModel):
         default_factory=list, description="Fully qualified names of tables that vanished."
     )
     scope_size: int = Field(0, description="Live catalog tables in this unit's scope before the update.")
+    fetched: int = Field(0, description="Tables read from the source for this unit.")
     dry_run: bool = False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, ClassVar
 
 from airflow_provider_omingest.exceptions import IncrementalUnsupported
@@ -27,6 +27,10 @@ class Source(abc.ABC):
 
     #: Short name of the kind of source, shown in summaries ("postgresql", "snowflake", ...).
     kind: ClassVar[str] = "source"
+
+    #: Safety margin used when the ingestion sets none: how late a change may show up in this
+    #: source's change log, plus clock skew.
+    default_safety_margin: ClassVar[timedelta] = timedelta(hours=1)
 
     @abc.abstractmethod
     def now(self) -> datetime:

@@ -32,7 +32,7 @@ from airflow_provider_omingest.exceptions import (
     MissingDependency,
     SourceError,
 )
-from airflow_provider_omingest.models.entities import DatabaseSchema, Table, TableType
+from airflow_provider_omingest.models.entities import DatabaseSchema, TableType
 from airflow_provider_omingest.models.units import SchemaSnapshot
 from airflow_provider_omingest.sources.base import Source
 from airflow_provider_omingest.sources.bigquery_audit import (
@@ -187,7 +187,7 @@ class BigQuerySource(Source):
             if client is not None:
                 try:
                     client.close()
-                except Exception:  # noqa: BLE001 - closing must not fail a task
+                except Exception:
                     log.debug("Closing a BigQuery client failed.", exc_info=True)
         self._client = self._logging_client = None
 

@@ -46,9 +46,12 @@ if TYPE_CHECKING:
     from airflow_provider_omingest.config import Filters
     from airflow_provider_omingest.models.units import WorkUnit
 
-__all__ = ["HISTORY_TEXT_LIMIT", "RedshiftSource"]
+__all__ = ["APPLICATION_NAME", "HISTORY_TEXT_LIMIT", "RedshiftSource"]
 
 log = logging.getLogger(__name__)
+
+#: Shown in Redshift's session and query views for this provider's connections.
+APPLICATION_NAME = "airflow-provider-omingest"
 
 #: ``SYS_QUERY_HISTORY.query_text`` keeps this many characters; longer texts come from STL_DDLTEXT.
 HISTORY_TEXT_LIMIT = 4000
@@ -241,6 +244,9 @@ class RedshiftSource(Source):
         default_schema: str = _DEFAULT_SCHEMA,
     ) -> None:
         self._connect_kwargs = {k: v for k, v in connect_kwargs.items() if k != "database"}
+        # Without a name, redshift_connector walks the call stack (inspect.stack) to make one up,
+        # which takes seconds in a process that imported Airflow.
+        self._connect_kwargs.setdefault("application_name", APPLICATION_NAME)
         self.database = database
         self.databases = list(databases) if databases else None
         self.all_databases = all_databases

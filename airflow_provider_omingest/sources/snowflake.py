@@ -288,6 +288,8 @@ class SnowflakeSource(Source):
     """
 
     kind: ClassVar[str] = "snowflake"
+    #: ACCOUNT_USAGE views lag real time by up to ~3 hours; add an hour for clock skew.
+    default_safety_margin: ClassVar[timedelta] = ACCOUNT_USAGE_LATENCY + timedelta(hours=1)
     #: Rows per ``SHOW`` page (Snowflake's maximum).
     show_page_size: ClassVar[int] = SHOW_PAGE_SIZE
     #: Above this many names, read the whole schema and filter in Python rather than bind names.
@@ -333,9 +335,10 @@ class SnowflakeSource(Source):
         return self._conn
 
     def _run(self, sql: str, params: dict[str, Any] | None = None) -> list[Row]:
+        connection = self._connection()  # raises MissingDependency without the client
         from snowflake.connector import DictCursor
 
-        cursor = self._connection().cursor(DictCursor)
+        cursor = connection.cursor(DictCursor)
         try:
             self.round_trips += 1
             cursor.execute(sql, params)
@@ -522,7 +525,7 @@ class SnowflakeSource(Source):
         """Run an optional ``SHOW``; a failure leaves the facet blank (logged) instead of failing the schema."""
         try:
             return self._show(command)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - an optional facet never fails the schema
             log.warning("%s failed (%s): the details it gives are left out.", command.split(" IN ")[0], _reason(e))
             return []
 
@@ -571,7 +574,7 @@ class SnowflakeSource(Source):
         )
         try:
             rows = self._run(sql, {"database": unit.database, **params})
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - tags are optional: logged, left out
             self._tags_unavailable = _reason(e)
             log.warning("Tags are left out: %s.TAG_REFERENCES cannot be read (%s). Grant the role IMPORTED "
                         "PRIVILEGES on database SNOWFLAKE, or set include_tags=False.",
@@ -602,10 +605,10 @@ class SnowflakeSource(Source):
         rows = self._change_rows(since, databases)
         clock = next((r["AT"] for r in rows if r["KIND"] == "CLOCK"), None)
         resolved = resolve_changes(r for r in rows if r["KIND"] != "CLOCK")
-        notes = [
+        notes = [(
             f"{self.account_usage} lags up to {ACCOUNT_USAGE_LATENCY}; changes in the last hours may "
             "only be reported by the next run (keep the safety margin at least 3 hours)."
-        ]
+        )]
         created_schemas = list(resolved.created_schemas)
         if self.rescan_altered_schemas and resolved.altered_before_window:
             rescan = sorted({(r.database, r.schema_name) for r in resolved.altered_before_window})

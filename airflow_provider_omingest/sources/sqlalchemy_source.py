@@ -6,6 +6,10 @@ Inspector only offers per table (PostgreSQL relation kinds, view definitions, pa
 and schema comments). On PostgreSQL the number of statements per schema is therefore fixed,
 whatever the number of tables. DuckDB is read from its own catalog functions (see
 :mod:`~airflow_provider_omingest.sources.duckdb_reflection`).
+
+On PostgreSQL, DuckDB and SQLite, :meth:`SqlAlchemySource.table_digests` hashes each table's
+structure in the database (:mod:`~airflow_provider_omingest.sources.sql_digests`) and
+:meth:`SqlAlchemySource.extract` reads the same digests first, one more query per schema.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from sqlalchemy.engine.reflection import Inspector, ObjectKind
 from sqlalchemy.exc import NoSuchModuleError
 from sqlalchemy.pool import QueuePool, StaticPool
 
-from airflow_provider_omingest.exceptions import MissingDependency, SourceError
+from airflow_provider_omingest.exceptions import IncrementalUnsupported, MissingDependency, SourceError
 from airflow_provider_omingest.models.entities import (
     Column,
     ConstraintType,
@@ -34,7 +38,7 @@ from airflow_provider_omingest.models.entities import (
 )
 from airflow_provider_omingest.models.fqn import build_fqn
 from airflow_provider_omingest.models.units import SchemaSnapshot
-from airflow_provider_omingest.sources import duckdb_reflection
+from airflow_provider_omingest.sources import duckdb_reflection, sql_digests
 from airflow_provider_omingest.sources.base import Source
 from airflow_provider_omingest.sources.type_mapping import extend_postgres_type_names, map_sqlalchemy_type
 
@@ -247,6 +251,25 @@ class SqlAlchemySource(Source):
                 return {s: _count_sqlite_tables(conn, s) for s in schemas}
             return _count_generic_tables(conn, schemas)
 
+    def table_digests(self, database: str, schemas: list[str]) -> dict[str, dict[str, str]]:
+        """Return schema -> table -> structural digest, computed in the database in one query.
+
+        Covers the relations :meth:`extract` reads (views and materialized views included,
+        partitions left out); every schema asked for is a key, empty when it has no relations
+        or does not exist. SQLite is read with one in-process query per schema.
+
+        :param database: the database.
+        :param schemas: the schemas to read.
+        :raises IncrementalUnsupported: for dialects without a digest query.
+        """
+        self._require_digests()
+        with self._listing(database) as conn:
+            return sql_digests.read_table_digests(conn, schemas)
+
+    def _require_digests(self) -> None:
+        if self.kind not in sql_digests.DIGEST_DIALECTS:
+            raise IncrementalUnsupported(self.kind, f"no digest query for dialect {self.kind}; runs are full")
+
     def _listing(self, database: str) -> _ListingConnection:
         return _ListingConnection(self.engine, database)
 
@@ -279,13 +302,24 @@ class SqlAlchemySource(Source):
         engine = self.engine  # a missing driver is not a schema failure
         try:
             with engine.connect() as conn:
+                # Digests first: a DDL racing the reads leaves an older digest, refetched next run.
+                digests = self._schema_digests(conn, schema)
                 if self.kind == "duckdb":
-                    return _read_duckdb(conn, database, schema, keep)
-                return _read_with_inspector(conn, database, schema, keep)
+                    schema_entity, tables = _read_duckdb(conn, database, schema, keep)
+                else:
+                    schema_entity, tables = _read_with_inspector(conn, database, schema, keep)
         except SourceError:
             raise
         except Exception as e:
             raise SourceError(database, schema, str(e)) from e
+        if digests:
+            tables = [t.model_copy(update={"source_digest": digests.get(t.name)}) for t in tables]
+        return schema_entity, tables
+
+    def _schema_digests(self, conn: Connection, schema: str) -> dict[str, str]:
+        if self.kind not in sql_digests.DIGEST_DIALECTS:
+            return {}
+        return sql_digests.read_table_digests(conn, [schema])[schema]
 
 
 class _ListingConnection:

@@ -194,7 +194,7 @@ class BigQueryStandin:
             self._thread.join(timeout=5)
             self._server = None
 
-    def __enter__(self) -> BigQueryStandin:
+    def __enter__(self) -> BigQueryStandin:  # noqa: PYI034 - Python 3.10 has no typing.Self
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -784,7 +784,7 @@ class _Handler(BaseHTTPRequestHandler):
     owner: BigQueryStandin
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet test output
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def do_GET(self) -> None:

@@ -133,6 +133,7 @@ class RedshiftProxy:
         t.start()
 
     def _track(self, sock: socket.socket) -> socket.socket:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self._lock:
             self._sockets.add(sock)
         return sock

@@ -10,6 +10,9 @@
 
 SET allow_system_table_mods = on;
 
+-- Stands in for ALTER USER … SYSLOG ACCESS UNRESTRICTED: members see every user's history rows.
+DO $$ BEGIN CREATE ROLE syslog_unrestricted NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+
 CREATE SCHEMA omingest_standin;
 
 CREATE TABLE omingest_standin.query_log (
@@ -78,7 +81,8 @@ SELECT l.user_id, l.query_id, ''::char(320) AS query_label, l.transaction_id, l.
        ''::char(512) AS error_message, 0::bigint AS returned_rows, 0::bigint AS returned_bytes,
        left(l.query_text, 4000)::char(4000) AS query_text
 FROM omingest_standin.query_log l
-WHERE l.usename = session_user OR (SELECT usesuper FROM pg_user WHERE usename = session_user);
+WHERE l.usename = session_user OR (SELECT usesuper FROM pg_user WHERE usename = session_user)
+   OR pg_has_role(session_user, 'syslog_unrestricted', 'MEMBER');
 
 CREATE VIEW pg_catalog.stl_ddltext AS
 SELECT l.user_id AS userid, l.transaction_id AS xid, l.session_id AS pid, ''::char(320) AS label,
@@ -88,7 +92,8 @@ FROM omingest_standin.query_log l
 CROSS JOIN LATERAL (SELECT replace(replace(l.query_text, '\', '\\'), E'\n', '\n') AS escaped) e
 CROSS JOIN LATERAL generate_series(0, greatest((length(e.escaped) - 1) / 200, 0)) AS g(seq)
 WHERE l.query_type = 'DDL'
-  AND (l.usename = session_user OR (SELECT usesuper FROM pg_user WHERE usename = session_user));
+  AND (l.usename = session_user OR (SELECT usesuper FROM pg_user WHERE usename = session_user)
+       OR pg_has_role(session_user, 'syslog_unrestricted', 'MEMBER'));
 
 CREATE VIEW pg_catalog.svv_external_schemas AS
 SELECT n.oid AS esoid, e.eskind, e.schemaname, n.nspowner::int AS esowner, e.databasename, e.esoptions
@@ -196,3 +201,7 @@ GRANT SELECT ON ALL TABLES IN SCHEMA omingest_standin TO PUBLIC;
 
 -- The statements above are the stand-in's own, not the warehouse's history.
 DELETE FROM omingest_standin.query_log WHERE query_type <> 'SELECT';
+
+GRANT SELECT ON pg_catalog.sys_query_history, pg_catalog.stl_ddltext, pg_catalog.svv_external_schemas,
+    pg_catalog.svv_external_tables, pg_catalog.svv_external_columns, pg_catalog.svv_mv_info,
+    pg_catalog.svv_all_columns, pg_catalog.svv_redshift_columns, pg_catalog.svv_table_info TO PUBLIC;

@@ -199,10 +199,12 @@ def test_only_tables_slices_filters_and_views(rs_db: RedshiftDatabase, rs_source
 
 
 def test_listing_and_clock(rs_db: RedshiftDatabase, rs_source: RedshiftSource, make_redshift_db) -> None:
-    rs_db.sql("CREATE SCHEMA a", "CREATE TABLE a.t (x int)", "CREATE VIEW a.v AS SELECT 1 AS one")
+    rs_db.sql("CREATE SCHEMA a", "CREATE TABLE a.t (x int)", "CREATE VIEW a.v AS SELECT 1 AS one",
+              "CREATE SCHEMA empty")
     assert rs_source.list_databases() == [rs_db.name]
-    assert {"a", "public"} <= set(rs_source.list_schemas(rs_db.name))
-    assert rs_source.count_tables(rs_db.name, ["a", "public"]) == {"a": 2, "public": 0}
+    assert {"a", "empty", "public"} <= set(rs_source.list_schemas(rs_db.name))
+    assert "pg_catalog" not in rs_source.list_schemas(rs_db.name)
+    assert rs_source.count_tables(rs_db.name, ["a", "empty"]) == {"a": 2, "empty": 0}
     assert abs((rs_source.now() - rs_db.query("select now()")[0][0]).total_seconds()) < 5
     other = make_redshift_db()
     with rs_db.source(all_databases=True) as source:
@@ -294,12 +296,17 @@ def test_long_statements_are_read_from_stl_ddltext(rs_db: RedshiftDatabase, rs_s
 def test_incremental_needs_a_superuser(rs_db: RedshiftDatabase) -> None:
     rs_db.sql("CREATE ROLE reader LOGIN", f"GRANT CONNECT ON DATABASE {rs_db.name} TO reader")
     since = rs_db.source().now()
+    rs_db.sql("CREATE TABLE public.by_admin (id int)")
     with rs_db.source(user="reader") as source, pytest.raises(IncrementalUnsupported, match="not a superuser"):
         source.changes_since(since, [rs_db.name])
-    rs_db.sql("CREATE TABLE public.by_admin (id int)")
+    # Trusted but without SYSLOG ACCESS UNRESTRICTED: it sees no history at all, so still no.
     with rs_db.source(user="reader", trust_history_visibility=True) as source:
-        # The user was trusted: its view of the history is what it is (here: not the admin's DDL).
-        assert source.changes_since(since, [rs_db.name]).changed == []
+        with pytest.raises(IncrementalUnsupported, match="only reaches back to nothing"):
+            source.changes_since(since, [rs_db.name])
+    rs_db.sql("GRANT syslog_unrestricted TO reader")
+    with rs_db.source(user="reader", trust_history_visibility=True) as source:
+        changes = source.changes_since(since, [rs_db.name])
+    assert changes.changed == [TableRef(database=rs_db.name, schema_name="public", table="by_admin")]
 
 
 def test_history_must_reach_back_to_the_window(rs_db: RedshiftDatabase, rs_source: RedshiftSource) -> None:

@@ -78,7 +78,7 @@ def _names(refs):
 
 
 def test_changes_in_one_query(history, make_source):
-    db, other = history
+    db, _other = history
     source = make_source()
     changes = source.changes_since(utc(6), [db])
     assert source.round_trips == 1  # tables, schemata and the clock in one statement for the whole run

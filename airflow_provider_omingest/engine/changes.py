@@ -1,0 +1,81 @@
+"""Find what changed since the watermark: from the source's change log, or by digests.
+
+Either way the result is a :class:`~airflow_provider_omingest.models.changes.ChangeSet`, and
+the tables it names (changed or dropped) are fetched by name in the extract stage.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+
+from airflow_provider_omingest.catalog.base import Catalog
+from airflow_provider_omingest.config import Filters
+from airflow_provider_omingest.exceptions import IncrementalUnsupported
+from airflow_provider_omingest.models.changes import ChangeSet, TableRef
+from airflow_provider_omingest.models.fqn import build_fqn
+from airflow_provider_omingest.sources.base import Source
+
+__all__ = ["find_changes", "tables_to_fetch"]
+
+log = logging.getLogger(__name__)
+
+DIGEST_METHOD = "in-database digest"
+
+
+def find_changes(
+    source: Source,
+    catalog: Catalog,
+    service: str,
+    schemas_by_db: Mapping[str, list[str]],
+    since: datetime,
+) -> ChangeSet:
+    """Ask the source's change log; without one, compare in-database digests with the catalog.
+
+    :raises IncrementalUnsupported: when the source can do neither (the reasons of both).
+    """
+    try:
+        return source.changes_since(since, list(schemas_by_db))
+    except IncrementalUnsupported as no_log:
+        log.info("No change log: %s; trying in-database digests", no_log.reason)
+        try:
+            return _changes_by_digest(source, catalog, service, schemas_by_db, since)
+        except IncrementalUnsupported as no_digest:
+            raise IncrementalUnsupported(source.kind, f"{no_log.reason}; {no_digest.reason}") from None
+
+
+def _changes_by_digest(
+    source: Source, catalog: Catalog, service: str, schemas_by_db: Mapping[str, list[str]], since: datetime
+) -> ChangeSet:
+    changes = ChangeSet(method=DIGEST_METHOD, since=since)
+    for db, schemas in schemas_by_db.items():
+        if not schemas:
+            continue
+        digests = source.table_digests(db, schemas)
+        stored = catalog.read_scope(service, db, schemas)
+        for schema in schemas:
+            listed = digests.get(schema, {})
+            for table, digest in listed.items():
+                old = stored.get(build_fqn(service, db, schema, table))
+                if old is None or old.deleted or old.source_digest != digest:
+                    changes.changed.append(TableRef(database=db, schema_name=schema, table=table))
+            changes.dropped.extend(
+                TableRef(database=db, schema_name=schema, table=e.name)
+                for e in stored.values()
+                if e.kind == "table" and not e.deleted and e.schema_name == schema and e.name not in listed
+            )
+    return changes
+
+
+def tables_to_fetch(changes: ChangeSet, filters: Filters, listed: Mapping[str, list[str]]) -> dict[str, dict[str, tuple[str, ...]]]:
+    """Return database -> schema -> the changed or dropped tables to fetch by name.
+
+    Only schemas in the current listing and tables inside the filters are kept.
+    """
+    out: dict[str, dict[str, set[str]]] = {}
+    for ref in [*changes.changed, *changes.dropped]:
+        if ref.schema_name not in listed.get(ref.database, ()) or not filters.keeps("table", ref.table):
+            continue
+        out.setdefault(ref.database, {}).setdefault(ref.schema_name, set()).add(ref.table)
+    return {db: {s: tuple(sorted(t)) for s, t in schemas.items()} for db, schemas in out.items()}
