@@ -48,6 +48,8 @@ def ingestion_params(default_mode: str = "auto") -> dict[str, Any]:
         "dry_run": Param(False, type="boolean", description="Compute the changes, write nothing."),
         "confirm_delete": Param(False, type="boolean",
                                 description="Allow deletions above the fail-safe threshold for this run."),
+        "safety_margin": Param(None, type=["null", "string"],
+                               description="Override the safety margin for this run, e.g. '3h', '1d'."),
     }
 
 
@@ -63,6 +65,8 @@ def build_ingestion_dag(
     tables_per_unit: int = 1000,
     max_delete_fraction: float | None = None,
     hard_delete: bool = False,
+    safety_margin: str | timedelta | None = None,
+    lookback: str | timedelta = timedelta(days=7),
     schedule: Any = None,
     start_date: datetime | None = None,
     default_mode: str = "auto",
@@ -85,6 +89,9 @@ def build_ingestion_dag(
     :param tables_per_unit: target tables per work unit (larger schemas are split).
     :param max_delete_fraction: fail-safe threshold (default 0.2).
     :param hard_delete: remove rows instead of soft-deleting.
+    :param safety_margin: subtracted from the watermark (``"3h"``, seconds or a timedelta);
+        default: the source's (1 h; Snowflake 4 h).
+    :param lookback: a watermark older than this means a full run (default 7 days).
     :param schedule: the DAG schedule (``None``: manual only).
     :param start_date: first logical date (default 2024-01-01 UTC).
     :param default_mode: default of the ``mode`` param.
@@ -110,7 +117,7 @@ def build_ingestion_dag(
     as_mode(default_mode)
     settings = _settings(
         service=service, filters=filters or {}, threads=threads, tables_per_unit=tables_per_unit,
-        hard_delete=hard_delete,
+        hard_delete=hard_delete, safety_margin=safety_margin, lookback=lookback,
         **({"max_delete_fraction": max_delete_fraction} if max_delete_fraction is not None else {}),
     )
     if not pool:
@@ -130,6 +137,7 @@ def build_ingestion_dag(
         plan = OmingestPlanOperator(
             task_id="plan", source_conn_id=source_conn_id, catalog_conn_id=catalog_conn_id,
             settings=settings, mode="{{ params.mode }}", dry_run="{{ params.dry_run }}",
+            safety_margin="{{ params.safety_margin }}",
         )
         # A mapped task group: each unit's update depends only on that unit's extract, so one
         # failed schema blocks (and is retried) alone while the other units go on.

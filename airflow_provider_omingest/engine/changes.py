@@ -40,9 +40,11 @@ def find_changes(
     except IncrementalUnsupported as no_log:
         log.info("No change log: %s; trying in-database digests", no_log.reason)
         try:
-            return _changes_by_digest(source, catalog, service, schemas_by_db, since)
+            changes = _changes_by_digest(source, catalog, service, schemas_by_db, since)
         except IncrementalUnsupported as no_digest:
             raise IncrementalUnsupported(source.kind, f"{no_log.reason}; {no_digest.reason}") from None
+        changes.notes.append(f"compared in-database digests because the change log was not usable: {no_log.reason}")
+        return changes
 
 
 def _changes_by_digest(

@@ -15,6 +15,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 
 from airflow_provider_omingest.config import IngestionSettings
+from airflow_provider_omingest.engine.watermark import parse_duration
 from airflow_provider_omingest.exceptions import ConfigError, OmingestError
 from airflow_provider_omingest.hooks.catalog import OmingestCatalogHook
 from airflow_provider_omingest.hooks.source import OmingestSourceHook
@@ -64,6 +65,18 @@ def as_settings(settings: IngestionSettings | dict[str, Any]) -> IngestionSettin
     return settings if isinstance(settings, IngestionSettings) else IngestionSettings.model_validate(settings)
 
 
+def _run_kind(dag_run: Any) -> str:
+    """Return how a run was created: scheduled, manual, backfill, ..."""
+    run_type = str(getattr(dag_run, "run_type", "") or "").lower().rsplit(".", 1)[-1]
+    return run_type if run_type in ("scheduled", "manual", "backfill", "asset_triggered",
+                                    "operator_triggered") else "other"
+
+
+def _range_start(context: Context) -> Any:
+    """Return the start of the run's data interval (or its logical date); None for manual runs."""
+    return context.get("data_interval_start") or context.get("logical_date")
+
+
 def _reraise(e: Exception, what: str) -> None:
     """Map our errors to Airflow's: retry only what a retry can fix."""
     if isinstance(e, OmingestError) and not e.retryable:
@@ -82,9 +95,12 @@ class OmingestPlanOperator(BaseOperator):
     :param settings: the ingestion's settings (service, filters, threads, ...).
     :param mode: ``auto``, ``full`` or ``incremental``. (templated)
     :param dry_run: compute everything, write nothing. (templated)
+    :param safety_margin: overrides the settings' margin for this run, e.g. ``"3h"``; empty or
+        ``None`` keeps it. (templated)
+    :param watermark_key: names the ingestion whose watermark is read (default: the DAG id).
     """
 
-    template_fields: Sequence[str] = ("source_conn_id", "catalog_conn_id", "mode", "dry_run")
+    template_fields: Sequence[str] = ("source_conn_id", "catalog_conn_id", "mode", "dry_run", "safety_margin")
 
     def __init__(
         self,
@@ -94,6 +110,8 @@ class OmingestPlanOperator(BaseOperator):
         settings: IngestionSettings | dict[str, Any],
         mode: str = "auto",
         dry_run: bool | str = False,
+        safety_margin: str | None = None,
+        watermark_key: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -102,20 +120,34 @@ class OmingestPlanOperator(BaseOperator):
         self.settings = as_settings(settings)
         self.mode = mode
         self.dry_run = dry_run
+        self.safety_margin = safety_margin
+        self.watermark_key = watermark_key
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
         from airflow_provider_omingest.engine.stages import plan_run
 
+        from airflow_provider_omingest.watermark_store import read_watermark
+
         mode, dry_run = as_mode(self.mode), as_bool(self.dry_run, "dry_run")
+        settings = self.settings
+        if self.safety_margin not in (None, "", "None"):
+            settings = settings.model_copy(update={"safety_margin": parse_duration(self.safety_margin, "safety_margin")})
+        dag_run = context["dag_run"]
+        run_kind = _run_kind(dag_run)
+        last_value = read_watermark(self.watermark_key or context["dag"].dag_id)
         try:
             with OmingestSourceHook(self.source_conn_id).get_source() as source, \
                     OmingestCatalogHook(self.catalog_conn_id).get_catalog() as catalog:
-                plan = plan_run(source, catalog, self.settings, requested_mode=mode,  # type: ignore[arg-type]
+                plan = plan_run(source, catalog, settings, requested_mode=mode,  # type: ignore[arg-type]
+                                last_value=last_value, run_kind=run_kind, range_start=_range_start(context),
                                 dry_run=dry_run, run_id=context["run_id"])
         except Exception as e:
             _reraise(e, "Planning failed")
         log.info("Mode %s (%s); %d work units; %d vanished entities", plan.mode, plan.mode_reason,
                  len(plan.units), len(plan.vanished))
+        if plan.since:
+            log.info("Watermark %s, safety margin applied: changes since %s via %s", plan.last_value,
+                     plan.since, plan.change_method)
         context["ti"].xcom_push(key=PLAN_XCOM_KEY, value=plan.model_dump(mode="json"))
         return [u.model_dump(mode="json") for u in plan.units]
 
@@ -298,7 +330,8 @@ class OmingestSummaryOperator(BaseOperator):
 
     Runs whatever happened upstream (``trigger_rule="all_done"``), so the summary is there
     for failed runs too; it is pushed under the XCom key ``summary`` and returned on success.
-    Removes the run's snapshots when the run succeeded.
+    When the run succeeded (and was not a dry run) it advances the ingestion's watermark to the
+    source clock read at planning, and removes the run's snapshots.
 
     :param catalog_conn_id: connection of the catalog. (templated)
     :param settings: the ingestion's settings.
@@ -316,6 +349,7 @@ class OmingestSummaryOperator(BaseOperator):
         update_task_id: str = "unit.update",
         delete_task_id: str = "delete",
         snapshot_path: str | None = None,
+        watermark_key: str | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("trigger_rule", "all_done")
@@ -326,6 +360,7 @@ class OmingestSummaryOperator(BaseOperator):
         self.update_task_id = update_task_id
         self.delete_task_id = delete_task_id
         self.snapshot_path = snapshot_path
+        self.watermark_key = watermark_key
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_omingest.catalog.base import RunRecord
@@ -343,8 +378,9 @@ class OmingestSummaryOperator(BaseOperator):
         deleted = DeleteResult.model_validate(raw_deleted) if raw_deleted else None
         summary = summarize(plan, results, deleted,
                             delete_error=None if deleted else "the delete stage failed or was skipped")
-        log.info("omingest %s run of service %s (%s: %s)%s\n%s", summary.mode, summary.service, summary.mode,
-                 summary.mode_reason, " [dry run]" if summary.dry_run else "", summary.table())
+        log.info("omingest %s\n%s", summary.headline(), summary.table())
+        for note in summary.notes:
+            log.info("Note: %s", note)
         payload = summary.model_dump(mode="json")
         ti.xcom_push(key="summary", value=payload)
         if not plan.dry_run:
@@ -362,6 +398,11 @@ class OmingestSummaryOperator(BaseOperator):
             if deleted is None:
                 reasons.append("the delete stage failed (see its log)")
             raise AirflowFailException("Ingestion incomplete: " + "; ".join(reasons))
+        if not plan.dry_run and plan.source_clock is not None:
+            from airflow_provider_omingest.watermark_store import write_watermark
+
+            stored = write_watermark(self.watermark_key or context["dag"].dag_id, plan.source_clock, context["run_id"])
+            log.info("Watermark advanced to %s", stored.isoformat())
         delete_run_snapshots(self.snapshot_path or default_snapshot_base(), context["dag"].dag_id,
                              context["run_id"])
         return payload

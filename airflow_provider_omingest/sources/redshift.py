@@ -28,8 +28,13 @@ from airflow_provider_omingest.models.changes import ChangeSet, TableRef
 from airflow_provider_omingest.models.entities import DatabaseSchema, Table
 from airflow_provider_omingest.models.units import SchemaSnapshot
 from airflow_provider_omingest.sources.base import Source
-from airflow_provider_omingest.sources.redshift_ddl import DdlEvent, DdlParseError, QualifiedName, parse_ddl
-from airflow_provider_omingest.sources.redshift_ddl import unescape_ddltext
+from airflow_provider_omingest.sources.redshift_ddl import (
+    DdlEvent,
+    DdlParseError,
+    QualifiedName,
+    parse_ddl,
+    unescape_ddltext,
+)
 from airflow_provider_omingest.sources.redshift_mapping import (
     MV_INTERNAL_TABLE,
     ColumnRow,
@@ -296,7 +301,7 @@ class RedshiftSource(Source):
         for conn in connections.values():
             try:
                 conn.close()
-            except Exception:  # noqa: BLE001 - closing a broken connection must not fail the task
+            except Exception:
                 log.debug("Closing a Redshift connection failed.", exc_info=True)
 
     # ------------------------------------------------------------------ listing

@@ -206,7 +206,7 @@ class _Cursor:
             return True
         return False
 
-    def name(self) -> QualifiedName:
+    def name(self, max_parts: int = 3) -> QualifiedName:
         """Read a qualified name, or raise :class:`DdlParseError`."""
         parts: list[str] = []
         quoted: list[bool] = []
@@ -219,8 +219,8 @@ class _Cursor:
             self.pos += 1
             if not self.accept_punct("."):
                 break
-        if len(parts) > 3:
-            raise DdlParseError(f"a name has more than three parts in: {self.statement[:200]!r}")
+        if len(parts) > max_parts:
+            raise DdlParseError(f"a name has more than {max_parts} parts in: {self.statement[:200]!r}")
         return QualifiedName(tuple(parts), tuple(quoted))
 
     def names(self) -> list[QualifiedName]:
@@ -331,7 +331,7 @@ def _parse_drop(cur: _Cursor) -> list[DdlEvent]:
 
 def _parse_comment(cur: _Cursor) -> list[DdlEvent]:
     if cur.accept("column"):
-        column = cur.name()
+        column = cur.name(max_parts=4)
         if len(column.parts) < 2:
             raise DdlParseError(f"COMMENT ON COLUMN without a table in: {cur.statement[:200]!r}")
         return [DdlEvent("changed", column.parent())]

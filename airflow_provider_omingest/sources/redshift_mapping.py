@@ -14,7 +14,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_omingest.models.entities import Column, ConstraintType, Table, TableConstraint, TableType
+from airflow_provider_omingest.models.entities import (
+    Column,
+    ConstraintType,
+    Table,
+    TableConstraint,
+    TableType,
+)
 from airflow_provider_omingest.models.fqn import build_fqn
 from airflow_provider_omingest.sources.redshift_ddl import split_column_list
 from airflow_provider_omingest.sources.type_mapping import TypeInfo

@@ -29,9 +29,10 @@ def test_shape_params_and_caps():
     assert dag.task_dict["delete"].trigger_rule == "all_done"
     assert dag.task_dict["summary"].trigger_rule == "all_done"
     assert dag.max_active_runs == 1
-    assert set(dag.params) >= {"mode", "dry_run", "confirm_delete"}
+    assert set(dag.params) >= {"mode", "dry_run", "confirm_delete", "safety_margin"}
     assert dag.params["mode"] == "auto"
-    assert dag.task_dict["plan"].template_fields == ("source_conn_id", "catalog_conn_id", "mode", "dry_run")
+    assert set(dag.task_dict["plan"].template_fields) == {
+        "source_conn_id", "catalog_conn_id", "mode", "dry_run", "safety_margin"}
 
 
 @pytest.mark.parametrize(
@@ -45,6 +46,8 @@ def test_shape_params_and_caps():
         ({"service": " "}, "service"),
         ({"default_mode": "sometimes"}, "sometimes"),
         ({"pool": ""}, "pool"),
+        ({"safety_margin": "three hours"}, "three hours"),
+        ({"lookback": "-1d"}, "lookback"),
     ],
 )
 def test_bad_settings_fail_at_parse_time_naming_the_value(kwargs, named):

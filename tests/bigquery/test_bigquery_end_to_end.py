@@ -9,6 +9,7 @@ from airflow_provider_omingest.catalog.sql_catalog import SqlCatalog
 from airflow_provider_omingest.config import IngestionSettings
 from airflow_provider_omingest.engine.runner import run_ingestion
 from airflow_provider_omingest.sources.bigquery import BigQuerySource
+from airflow_provider_omingest.sources.bigquery_audit import AUDIT_METHOD
 from tests.bigquery.standin import BigQueryStandin, StandinTable, field_
 from tests.bigquery.test_bigquery_source import seed_sales
 
@@ -58,6 +59,7 @@ def test_incremental_runs_from_the_audit_log_and_from_the_listing(
         audit = run_ingestion(make_source, catalog, settings, requested_mode="incremental",
                               last_value=full.source_clock)
         assert audit.mode == "incremental", audit.mode_reason
+        assert audit.change_method == AUDIT_METHOD, "the summary says how changes were found"
         assert (audit.totals["updated"], audit.totals["deleted"]) == (1, 1)
         assert "bq.proj-a.sales.ext_clicks" not in {t["fqn"] for t in catalog.list_tables("bq")}
 
@@ -67,6 +69,7 @@ def test_incremental_runs_from_the_audit_log_and_from_the_listing(
         listing = run_ingestion(make_source, catalog, settings, requested_mode="incremental",
                                 last_value=audit.source_clock)
         assert listing.mode == "incremental", listing.mode_reason
+        assert listing.change_method not in (None, AUDIT_METHOD), "the listing fallback was used"
         assert (listing.totals["updated"], listing.totals["deleted"]) == (1, 1)
         live = {t["fqn"] for t in catalog.list_tables("bq")}
         assert "bq.proj-a.sales.events" not in live and "bq.proj-a.sales.orders" in live

@@ -113,7 +113,7 @@ class RedshiftProxy:
         for t in self._threads:
             t.join(timeout=5)
 
-    def __enter__(self) -> RedshiftProxy:
+    def __enter__(self) -> RedshiftProxy:  # noqa: PYI034
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -10,7 +10,13 @@ import pytest
 from airflow_provider_omingest.config import FilterPattern, Filters
 from airflow_provider_omingest.exceptions import IncrementalUnsupported, SourceError
 from airflow_provider_omingest.models.changes import TableRef
-from airflow_provider_omingest.models.entities import Column, ConstraintType, Table, TableConstraint, TableType
+from airflow_provider_omingest.models.entities import (
+    Column,
+    ConstraintType,
+    Table,
+    TableConstraint,
+    TableType,
+)
 from airflow_provider_omingest.models.units import SchemaSnapshot, TableSlice, WorkUnit
 from airflow_provider_omingest.sources.redshift import RedshiftSource
 from tests.redshift.conftest import RedshiftDatabase
@@ -20,16 +26,16 @@ SORT, DIST = ConstraintType.SORT_KEY, ConstraintType.DIST_KEY
 
 SALES_DDL = (
     "CREATE SCHEMA sales",
-    "CREATE TABLE sales.customers (id bigint PRIMARY KEY, email varchar(320) NOT NULL UNIQUE, "
-    "country char(2) DEFAULT 'FR')",
-    "CREATE TABLE sales.orders (id integer NOT NULL, customer_id bigint REFERENCES sales.customers (id), "
-    "amount numeric(12,2), ordered_at timestamp, shipped_at timestamptz, flag boolean, score double precision, "
-    "note text, CONSTRAINT orders_pk PRIMARY KEY (id))",
+    ("CREATE TABLE sales.customers (id bigint PRIMARY KEY, email varchar(320) NOT NULL UNIQUE, "
+     "country char(2) DEFAULT 'FR')"),
+    ("CREATE TABLE sales.orders (id integer NOT NULL, customer_id bigint REFERENCES sales.customers (id), "
+     "amount numeric(12,2), ordered_at timestamp, shipped_at timestamptz, flag boolean, score double precision, "
+     "note text, CONSTRAINT orders_pk PRIMARY KEY (id))"),
     "COMMENT ON TABLE sales.orders IS 'One row per order'",
     "COMMENT ON COLUMN sales.orders.amount IS 'Total, tax included'",
     "CREATE VIEW sales.big_orders AS SELECT id, amount FROM sales.orders WHERE amount > 100",
-    "CREATE MATERIALIZED VIEW sales.daily AS SELECT ordered_at::date AS day, sum(amount) AS total "
-    "FROM sales.orders GROUP BY 1",
+    ("CREATE MATERIALIZED VIEW sales.daily AS SELECT ordered_at::date AS day, sum(amount) AS total "
+     "FROM sales.orders GROUP BY 1"),
     # Redshift shows a materialized view as a view, plus its internal table mv_tbl__<name>__0.
     "CREATE VIEW sales.rs_mv AS SELECT customer_id, count(*) AS n FROM sales.orders GROUP BY 1",
     "CREATE TABLE sales.mv_tbl__rs_mv__0 (customer_id bigint, n bigint)",
@@ -38,24 +44,24 @@ SALES_DDL = (
     "CREATE VIEW sales.lbv AS SELECT id, note FROM sales.orders",
     "INSERT INTO omingest_standin.late_binding_views VALUES ('sales', 'lbv')",
     # DISTSTYLE KEY DISTKEY(customer_id) COMPOUND SORTKEY(ordered_at, id) ENCODE az64/lzo.
-    "INSERT INTO omingest_standin.table_settings VALUES ('sales', 'orders', 'KEY(customer_id)', 'customer_id', "
-    "ARRAY['ordered_at', 'id']::name[], false, '{\"id\": \"az64\", \"note\": \"lzo\"}')",
-    "INSERT INTO omingest_standin.table_settings VALUES ('sales', 'customers', 'ALL', NULL, "
-    "ARRAY['country', 'email']::name[], true, '{}')",
+    ("INSERT INTO omingest_standin.table_settings VALUES ('sales', 'orders', 'KEY(customer_id)', 'customer_id', "
+     "ARRAY['ordered_at', 'id']::name[], false, '{\"id\": \"az64\", \"note\": \"lzo\"}')"),
+    ("INSERT INTO omingest_standin.table_settings VALUES ('sales', 'customers', 'ALL', NULL, "
+     "ARRAY['country', 'email']::name[], true, '{}')"),
 )
 
 SPECTRUM_DDL = (
     "CREATE SCHEMA spectrum",
     "INSERT INTO omingest_standin.external_schemas VALUES ('spectrum', 'lake', 1, '{\"IAM_ROLE\":\"arn\"}')",
-    "INSERT INTO omingest_standin.external_tables VALUES ('spectrum', 'events', 's3://bucket/events/', "
-    "'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat', "
-    "'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat', "
-    "'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe', '{}', 0, '{\"numRows\":\"10\"}', 'PARQUET')",
-    "INSERT INTO omingest_standin.external_columns VALUES "
-    "('spectrum', 'events', 'id', 'bigint', 1, 0, 'true'), "
-    "('spectrum', 'events', 'payload', 'struct<kind:string,tags:array<string>>', 2, 0, 'true'), "
-    "('spectrum', 'events', 'price', 'decimal(10,2)', 3, 0, 'true'), "
-    "('spectrum', 'events', 'day', 'date', 4, 1, 'true')",
+    ("INSERT INTO omingest_standin.external_tables VALUES ('spectrum', 'events', 's3://bucket/events/', "
+     "'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat', "
+     "'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat', "
+     "'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe', '{}', 0, '{\"numRows\":\"10\"}', 'PARQUET')"),
+    ("INSERT INTO omingest_standin.external_columns VALUES "
+     "('spectrum', 'events', 'id', 'bigint', 1, 0, 'true'), "
+     "('spectrum', 'events', 'payload', 'struct<kind:string,tags:array<string>>', 2, 0, 'true'), "
+     "('spectrum', 'events', 'price', 'decimal(10,2)', 3, 0, 'true'), "
+     "('spectrum', 'events', 'day', 'date', 4, 1, 'true')"),
 )
 
 
@@ -169,10 +175,13 @@ def test_statements_per_schema_do_not_grow_with_tables(rs_db: RedshiftDatabase, 
         rs_db.proxy.reset_count()
         before = rs_source.statements
         snapshot = extract(rs_source, rs_db, schema)[schema]
-        measured[schema] = (rs_source.statements - before, rs_db.proxy.statements, len(snapshot.tables))
+        measured[schema] = (rs_source.statements - before, rs_db.proxy.statements, len(snapshot.tables),
+                            rs_db.proxy.round_trips)
     assert measured["small"][2] == 3 and measured["large"][2] == 41
     # schema, relations, mv info, columns, physical columns, table info, constraints
     assert measured["small"][:2] == measured["large"][:2] == (7, 7)
+    # redshift_connector: a statement costs a describe and an execute round trip, then only the execute
+    assert measured["small"][3] == 14 and measured["large"][3] == 7  # the second time, statements are cached
 
 
 def test_missing_schema_raises_instead_of_an_empty_snapshot(rs_db: RedshiftDatabase,
@@ -300,9 +309,9 @@ def test_incremental_needs_a_superuser(rs_db: RedshiftDatabase) -> None:
     with rs_db.source(user="reader") as source, pytest.raises(IncrementalUnsupported, match="not a superuser"):
         source.changes_since(since, [rs_db.name])
     # Trusted but without SYSLOG ACCESS UNRESTRICTED: it sees no history at all, so still no.
-    with rs_db.source(user="reader", trust_history_visibility=True) as source:
-        with pytest.raises(IncrementalUnsupported, match="only reaches back to nothing"):
-            source.changes_since(since, [rs_db.name])
+    with (rs_db.source(user="reader", trust_history_visibility=True) as source,
+          pytest.raises(IncrementalUnsupported, match="only reaches back to nothing")):
+        source.changes_since(since, [rs_db.name])
     rs_db.sql("GRANT syslog_unrestricted TO reader")
     with rs_db.source(user="reader", trust_history_visibility=True) as source:
         changes = source.changes_since(since, [rs_db.name])
