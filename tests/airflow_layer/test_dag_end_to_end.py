@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -28,8 +29,17 @@ def env(tmp_path, monkeypatch, airflow_db):
                         "tests.airflow_layer.faulty_source:source_from_connection")
     monkeypatch.setenv("AIRFLOW__OMINGEST__SNAPSHOT_PATH", f"file://{tmp_path}/snapshots")
     catalog = SqlCatalog(f"sqlite:///{catalog_path}")
+    _forget_watermarks()  # each test starts a new ingestion history
     yield {"warehouse": warehouse, "catalog": catalog, "tmp": tmp_path}
     catalog.close()
+
+
+def _forget_watermarks():
+    from airflow.models.variable import Variable
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        session.query(Variable).filter(Variable.key.like("omingest_watermark__%")).delete(synchronize_session=False)
 
 
 def _dag(name: str):
@@ -153,3 +163,81 @@ def test_dry_run_writes_nothing(env):
     assert dr.state == "success" and summary["dry_run"] is True
     assert summary["totals"]["created"] == 34
     assert catalog.list_tables("demo") == []
+
+
+def read_watermark(dag_id):
+    """Read the watermark Variable the tasks wrote (from the test process, through the ORM)."""
+    from airflow.models.variable import Variable
+
+    from airflow_provider_omingest.watermark_store import watermark_variable
+
+    raw = Variable.get(watermark_variable(dag_id), default_var=None)
+    return None if raw is None else datetime.fromisoformat(json.loads(raw)["last_value"])
+
+
+def _fingerprints(catalog):
+    return {t["fqn"]: catalog.get(t["fqn"])["fingerprint"] for t in catalog.list_tables("demo")}
+
+
+def test_incremental_run_fetches_only_changes_and_matches_a_full_run(env, tmp_path):
+    catalog = env["catalog"]
+    dag = _dag("incremental")
+    dr, first = _run(dag)
+    assert dr.state == "success" and first["mode"] == "full" and first["tables_fetched"] == 34
+    assert "no successful run" in first["mode_reason"]
+
+    mutate_demo_warehouse(env["warehouse"])
+    dr, second = _run(dag)
+    assert dr.state == "success"
+    assert second["mode"] == "incremental" and second["change_method"] == "in-database digest"
+    assert second["since"] is not None and second["last_value"] == first["source_clock"]
+    assert second["tables_fetched"] == 3  # invoices, customers, email_sends (tmp_currency_rates: gone)
+    t = second["totals"]
+    assert (t.get("created"), t.get("updated"), t.get("deleted")) == (1, 2, 1)
+
+    # The catalog is what a full run would produce.
+    full_catalog = SqlCatalog(f"sqlite:///{tmp_path / 'full.db'}")
+    from airflow_provider_omingest.config import IngestionSettings
+    from airflow_provider_omingest.engine.runner import run_ingestion
+    from airflow_provider_omingest.sources.sqlalchemy_source import SqlAlchemySource
+
+    run_ingestion(lambda: SqlAlchemySource(f"duckdb:///{env['warehouse']}"), full_catalog,
+                  IngestionSettings(service="demo"), requested_mode="full")
+
+    def live(c):
+        return {f: fp for f, fp in _fingerprints(c).items() if not c.get(f)["deleted"]}
+
+    assert live(catalog) == live(full_catalog)
+
+    dr, third = _run(dag)  # nothing changed: nothing fetched, nothing written
+    assert third["mode"] == "incremental" and third["tables_fetched"] == 0 and third["units"] == 0
+
+
+def test_failed_incremental_run_then_success_misses_nothing(env, monkeypatch):
+    catalog = env["catalog"]
+    dag = _dag("failed_incremental")
+    dr, first = _run(dag)
+    assert dr.state == "success"
+    watermark = read_watermark(dag.dag_id)
+    assert watermark == datetime.fromisoformat(first["source_clock"])
+
+    mutate_demo_warehouse(env["warehouse"])
+    monkeypatch.setenv("OMINGEST_TEST_FAIL_SCHEMAS", "finance")
+    dr, failed = _run(dag)
+    assert dr.state == "failed" and failed["mode"] == "incremental"
+    assert read_watermark(dag.dag_id) == watermark  # a failed run never advances it
+    invoices_before = catalog.get("demo.warehouse.finance.invoices")["fingerprint"]
+
+    monkeypatch.delenv("OMINGEST_TEST_FAIL_SCHEMAS")
+    dr, ok = _run(dag)
+    assert dr.state == "success" and ok["mode"] == "incremental"
+    assert catalog.get("demo.warehouse.finance.invoices")["fingerprint"] != invoices_before
+    assert read_watermark(dag.dag_id) > watermark
+
+
+def test_manual_full_run_resyncs_everything(env):
+    dag = _dag("incremental")
+    _run(dag)
+    dr, summary = _run(dag, mode="full")
+    assert summary["mode"] == "full" and summary["tables_fetched"] == 34
+    assert summary["mode_reason"] == "a full run was requested"
