@@ -118,10 +118,17 @@ def _demo_environment(workdir: Path, dags: Path, warehouse: Path, catalog_path: 
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        "AIRFLOW__CORE__FERNET_KEY": _fernet_key(),
         "AIRFLOW__OMINGEST__SNAPSHOT_PATH": f"file://{workdir}/snapshots",
         "AIRFLOW_CONN_OMINGEST_DEMO_WAREHOUSE": json.dumps({"conn_type": "duckdb", "host": str(warehouse)}),
         "AIRFLOW_CONN_OMINGEST_DEMO_CATALOG": json.dumps({"conn_type": "sqlite", "host": str(catalog_path)}),
     })
+
+
+def _fernet_key() -> str:
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()
 
 
 def _demo_run(dag, title: str, catalog_path: Path) -> bool:

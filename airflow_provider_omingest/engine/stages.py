@@ -54,6 +54,9 @@ class RunPlan(BaseModel):
     vanished: list[str] = Field(default_factory=list, description="FQNs of vanished schemas and their tables.")
     vanished_scope: int = 0
     scope_tables: int = Field(0, description="Tables and views in the schemas in scope, from the source's listing.")
+    schema_tables: dict[str, dict[str, int]] = Field(
+        default_factory=dict, description="database -> schema -> tables and views listed by the source."
+    )
     source_clock: datetime | None = Field(None, description="The source's clock at planning: the next watermark.")
     since: datetime | None = None
     last_value: datetime | None = Field(None, description="The watermark this run started from.")
@@ -65,7 +68,7 @@ class RunPlan(BaseModel):
 class DeleteResult(BaseModel):
     """Output of the delete stage."""
 
-    deleted: dict[str, int] = Field(default_factory=dict, description="Per schema.")
+    deleted: dict[str, dict[str, int]] = Field(default_factory=dict, description="database -> schema -> count.")
     fqns: list[str] = Field(default_factory=list)
     scope: int = 0
     dry_run: bool = False
@@ -164,6 +167,7 @@ def plan_run(
         service=settings.service, mode=window.mode, mode_reason=window.reason, units=[], databases=databases,
         vanished=sorted(vanished), vanished_scope=vanished_scope, dry_run=dry_run, source_clock=clock,
         last_value=window.last_value, scope_tables=sum(sum(c.values()) for c in counts.values()) + vanished_scope,
+        schema_tables=counts,
     )
     sizing = dict(threads=settings.threads, tables_per_unit=settings.tables_per_unit, max_units=settings.max_units)
     if window.mode == "incremental":
@@ -241,12 +245,13 @@ def delete_stage(
     )
     if decision.fqns and not dry_run:
         catalog.delete(decision.fqns, run_id, hard=settings.hard_delete)
-    per_schema: Counter[str] = Counter()
+    per_schema: dict[str, Counter[str]] = {}
     for fqn in decision.fqns:
         parts = split_fqn(fqn)
         if len(parts) == 4:
-            per_schema[parts[2]] += 1
-    return DeleteResult(deleted=dict(per_schema), fqns=decision.fqns, scope=decision.scope, dry_run=dry_run)
+            per_schema.setdefault(parts[1], Counter())[parts[2]] += 1
+    return DeleteResult(deleted={db: dict(c) for db, c in per_schema.items()}, fqns=decision.fqns,
+                        scope=decision.scope, dry_run=dry_run)
 
 
 def summarize(
@@ -256,21 +261,37 @@ def summarize(
     *,
     delete_error: str | None = None,
 ) -> RunSummary:
-    """Return per-schema counts; units without a result count as failed."""
+    """Return per-schema counts; units without a result count as failed.
+
+    Schemas are keyed by name, or ``database.schema`` when the run spans several databases.
+    In incremental runs, tables not fetched because nothing changed count as unchanged.
+    """
     done = {r.unit_id for r in results}
     failed_units = [u.unit_id for u in plan.units if u.unit_id not in done]
+    multi = len(plan.databases) > 1
+
+    def key(db: str, schema: str) -> str:
+        return build_fqn(db, schema) if multi else schema
+
     schemas: dict[str, Counter[str]] = {}
     for unit in plan.units:
         for s in unit.schemas:
-            schemas.setdefault(s, Counter())
+            schemas.setdefault(key(unit.database, s), Counter())
             if unit.unit_id in failed_units:
-                schemas[s]["failed"] += 1
+                schemas[key(unit.database, s)]["failed"] += 1
     for r in results:
         for field in ("created", "updated", "unchanged"):
             for s, n in getattr(r, field).items():
-                schemas.setdefault(s, Counter())[field] += n
-    for s, n in (deleted.deleted if deleted else {}).items():
-        schemas.setdefault(s, Counter())["deleted"] += n
+                schemas.setdefault(key(r.database, s), Counter())[field] += n
+    for db, per_schema in (deleted.deleted if deleted else {}).items():
+        for s, n in per_schema.items():
+            schemas.setdefault(key(db, s), Counter())["deleted"] += n
+    if plan.mode == "incremental":
+        for db, per_schema in plan.schema_tables.items():
+            for s, n in per_schema.items():
+                c = schemas.setdefault(key(db, s), Counter())
+                if not c["failed"]:
+                    c["unchanged"] = max(c["unchanged"], n - c["created"] - c["updated"])
     totals: Counter[str] = Counter()
     for c in schemas.values():
         totals.update(c)
@@ -286,7 +307,7 @@ def summarize(
         change_method=plan.change_method,
         notes=plan.notes,
         tables_fetched=sum(r.fetched for r in results),
-        schemas={s: dict(c) for s, c in schemas.items()},
+        schemas={s: {k: v for k, v in c.items() if v} for s, c in schemas.items()},
         totals=dict(totals),
         failed_units=failed_units,
         units=len(plan.units),

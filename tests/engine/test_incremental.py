@@ -65,7 +65,7 @@ def test_incremental_matches_a_full_run_and_fetches_only_changes(wh, tmp_path):
     assert second.mode == "incremental" and second.change_method == "test change log"
     assert second.since == T0 - H  # watermark (run 1's clock) minus the default margin
     assert second.tables_fetched == 5  # t1, t2, new_table, t4, t5_renamed (t3 asked for, not found)
-    assert second.totals == {"created": 2, "updated": 3, "deleted": 1}
+    assert second.totals == {"created": 2, "updated": 3, "deleted": 1, "unchanged": 25}
     assert sorted(u for u in wh.fetched) == ["a", "b", "c"]
 
     live = {f for f, _ in _state(catalog).items() if not catalog.get(f)["deleted"]}
