@@ -3,6 +3,7 @@
 ``omingest demo``    build the embedded demo warehouse and run the demo DAG on it twice
 ``omingest run``     ingest a source into a catalog in this process (no Airflow)
 ``omingest catalog`` list what a catalog holds for a service
+``omingest pools``   create the Airflow pools that the ingestion DAGs use
 """
 
 from __future__ import annotations
@@ -44,8 +45,41 @@ def main(argv: list[str] | None = None) -> int:
     cat.add_argument("--service", required=True)
     cat.add_argument("--deleted", action="store_true", help="Include soft-deleted tables.")
 
+    pools = sub.add_parser("pools", help="Create the Airflow pools used by the ingestion DAGs (missing ones only).")
+    pools.add_argument("--dags-folder", default=None, help="Folder of DAG files (default: Airflow's dags_folder).")
+    pools.add_argument("--slots", type=int, default=None,
+                       help="Slots of each new pool (default: the largest `threads` among the DAGs using it).")
+
     args = parser.parse_args(argv)
-    return {"demo": _demo, "run": _run, "catalog": _catalog}[args.command](args)
+    return {"demo": _demo, "run": _run, "catalog": _catalog, "pools": _pools}[args.command](args)
+
+
+def _pools(args: argparse.Namespace) -> int:
+    """Create every pool an omingest extract task uses that does not exist yet (an admin command)."""
+    from airflow.configuration import conf
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.models.pool import Pool
+
+    folder = args.dags_folder or conf.get("core", "dags_folder")
+    bag = DagBag(dag_folder=folder)
+    for path, error in bag.import_errors.items():
+        print(f"warning: {path} did not import: {error.strip().splitlines()[-1]}", file=sys.stderr)
+    wanted: dict[str, int] = {}
+    for dag in bag.dags.values():
+        for task in dag.tasks:
+            if task.task_type == "OmingestExtractOperator" and task.pool != "default_pool":
+                slots = task.max_active_tis_per_dagrun or 1
+                wanted[task.pool] = max(wanted.get(task.pool, 0), slots)
+    for name, slots in sorted(wanted.items()):
+        if Pool.get_pool(name) is not None:
+            print(f"pool {name}: exists")
+            continue
+        Pool.create_or_update_pool(name, args.slots or slots, "omingest: connections to one warehouse",
+                                   include_deferred=False)
+        print(f"pool {name}: created with {args.slots or slots} slots")
+    if not wanted:
+        print(f"No omingest DAG in {folder} names a pool of its own (they use default_pool).")
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:

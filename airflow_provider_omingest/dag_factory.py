@@ -33,9 +33,11 @@ __all__ = ["DEFAULT_POOL", "UNIT_GROUP_ID", "build_ingestion_dag", "ingestion_pa
 #: Task group holding each unit's extract and update (task ids ``unit.extract``, ``unit.update``).
 UNIT_GROUP_ID = "unit"
 
-#: Pool that caps connections to the warehouse across every DAG using it. Create it with
-#: ``airflow pools set omingest 4 "omingest source connections"``.
-DEFAULT_POOL = "omingest"
+#: Airflow's built-in pool, used when the DAG names none. It always exists: a pool that does
+#: not exist blocks mapped tasks forever under the scheduler, silently, and Airflow 3's Task
+#: SDK gives tasks no way to check for one. Name a pool of your own to cap connections to a
+#: warehouse across DAGs, and create it with ``omingest pools`` (or ``airflow pools set``).
+DEFAULT_POOL = "default_pool"
 
 
 def ingestion_params(default_mode: str = "auto") -> dict[str, Any]:
@@ -85,7 +87,8 @@ def build_ingestion_dag(
     :param filters: include/exclude regex lists per level, e.g.
         ``{"schema": {"include": ["^sales"]}, "table": {"exclude": ["_tmp$"]}}``.
     :param threads: extract tasks running at once in one run (``max_active_tis_per_dagrun``).
-    :param pool: Airflow pool capping source connections across DAGs.
+    :param pool: Airflow pool capping source connections across DAGs (default: Airflow's
+        ``default_pool``). A named pool must exist: create it with ``omingest pools``.
     :param tables_per_unit: target tables per work unit (larger schemas are split).
     :param max_delete_fraction: fail-safe threshold (default 0.2).
     :param hard_delete: remove rows instead of soft-deleting.
@@ -130,7 +133,10 @@ def build_ingestion_dag(
         "params": ingestion_params(default_mode),
         "tags": ["omingest", service, *tags],
         "default_args": {"retries": retries, "retry_delay": retry_delay},
-        "doc_md": f"Keeps catalog `{catalog_conn_id}` in sync with `{source_conn_id}` (service `{service}`).",
+        "doc_md": (
+            f"Keeps catalog `{catalog_conn_id}` in sync with `{source_conn_id}` (service `{service}`). "
+            f"Extract tasks use pool `{pool}`, {threads} at a time per run."
+        ),
         **(dag_kwargs or {}),
     }
     with DAG(dag_id, **kwargs) as dag:

@@ -13,6 +13,7 @@ dag = build_ingestion_dag(
     service="bigquery",
     filters={"schema": {"exclude": ["^tmp_", "^scratch"]}},
     threads=4,
+    pool="bigquery",  # caps connections to the warehouse across DAGs: create it with `omingest pools`
     schedule="@hourly",
     tags=["bigquery"],
 )

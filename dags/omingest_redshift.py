@@ -2,7 +2,7 @@
 
 Needs ``pip install 'airflow-provider-omingest[redshift]'``, a ``redshift`` connection
 ``redshift_default`` (the one the Amazon provider uses), a catalog connection and the pool
-``airflow pools set omingest 4 "omingest source connections"``.
+``redshift`` (``omingest pools`` creates it).
 """
 
 from airflow_provider_omingest import build_ingestion_dag
@@ -14,5 +14,6 @@ dag = build_ingestion_dag(
     service="redshift",
     filters={"schema": {"exclude": ["^pg_temp", "^tmp_"]}},
     threads=4,
+    pool="redshift",  # caps connections to the warehouse across DAGs: create it with `omingest pools`
     schedule="@daily",
 )

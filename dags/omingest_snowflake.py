@@ -2,7 +2,7 @@
 
 Needs ``pip install 'airflow-provider-omingest[snowflake]'``, a ``snowflake`` connection
 ``snowflake_default`` (the one the official provider uses), a catalog connection and the pool
-``airflow pools set omingest 4 "omingest source connections"``.
+``snowflake`` (``omingest pools`` creates it).
 """
 
 from airflow_provider_omingest import build_ingestion_dag
@@ -14,5 +14,6 @@ dag = build_ingestion_dag(
     service="snowflake",
     filters={"database": {"exclude": ["^SNOWFLAKE_SAMPLE_DATA$"]}, "schema": {"exclude": ["^TMP_"]}},
     threads=4,
+    pool="snowflake",  # caps connections to the warehouse across DAGs: create it with `omingest pools`
     schedule="@daily",
 )
