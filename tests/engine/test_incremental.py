@@ -158,3 +158,21 @@ def test_incremental_requested_without_watermark_fails_clearly(wh, tmp_path):
     catalog = SqlCatalog(f"sqlite:///{tmp_path / 'c.db'}")
     with pytest.raises(IncrementalUnsupported, match="no successful run"):
         Ingestion(wh, catalog).run(requested_mode="incremental")
+
+
+def test_source_default_margin_applies_unless_overridden(wh, tmp_path):
+    from airflow_provider_omingest.sources.snowflake import SnowflakeSource
+
+    assert SnowflakeSource.default_safety_margin == 4 * H  # ACCOUNT_USAGE lags up to ~3 h
+
+    class LaggingLogSource(ChangeLogSource):
+        default_safety_margin = 4 * H
+
+    catalog = SqlCatalog(f"sqlite:///{tmp_path / 'c.db'}")
+    settings = IngestionSettings(service="svc")
+    first = run_ingestion(lambda: LaggingLogSource(wh), catalog, settings)
+    second = run_ingestion(lambda: LaggingLogSource(wh), catalog, settings, last_value=first.source_clock)
+    assert second.since == first.source_clock - 4 * H
+    override = settings.model_copy(update={"safety_margin": timedelta(minutes=30)})
+    third = run_ingestion(lambda: LaggingLogSource(wh), catalog, override, last_value=first.source_clock)
+    assert third.since == first.source_clock - timedelta(minutes=30)
