@@ -91,24 +91,39 @@ def generate(dsn: str, shape: WarehouseShape, *, connections: int = 2) -> None:
         conn.execute("ANALYZE")
 
 
-def mutate(dsn: str, shape: WarehouseShape, percent: float, *, seed: int = 1, tag: str = "m") -> dict[str, list[str]]:
+_MUTABLE = """
+    select n.nspname, c.relname
+    from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+    where c.relkind = 'r' and n.nspname ~ '^s[0-9]+$'
+      and not exists (select 1 from pg_catalog.pg_depend d join pg_catalog.pg_rewrite r on r.oid = d.objid
+                      where d.classid = 'pg_catalog.pg_rewrite'::regclass and d.refobjid = c.oid
+                        and r.ev_class <> c.oid)
+    order by 1, 2
+"""
+_RELATIONS = """
+    select count(*) from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+    where c.relkind in ('r', 'v') and n.nspname ~ '^s[0-9]+$'
+"""
+
+
+def mutate(dsn: str, percent: float, *, seed: int = 1, tag: str = "m") -> dict[str, list[str]]:
     """Change ``percent`` % of the relations, spread over five kinds of change; return them by kind.
 
     Kinds: ``alter`` (add a column), ``comment`` (table comment), ``drop``, ``create`` (a new
-    table), ``rename``. Only tables no view depends on are dropped or renamed. ``tag`` keeps the
-    names of several mutation rounds apart.
+    table), ``rename``. Targets are distinct tables that exist now and that no view depends on.
+    ``tag`` keeps the names (and the random choice) of several mutation rounds apart.
     """
-    rng = random.Random(seed)
-    n = max(1, round(shape.relations * percent / 100))
-    candidates = [(i, j) for i in range(shape.schemas) for j in range(shape.tables)
-                  if not _is_view(j) and not _is_view(j + 1)]
+    rng = random.Random(f"{seed}-{tag}")
+    with psycopg.connect(dsn) as conn:
+        relations = conn.execute(_RELATIONS).fetchone()[0]
+        candidates = conn.execute(_MUTABLE).fetchall()
+    n = max(1, round(relations * percent / 100))
     picked = rng.sample(candidates, min(n, len(candidates)))
     kinds = ["alter", "comment", "drop", "create", "rename"]
     done: dict[str, list[str]] = {k: [] for k in kinds}
     sql: list[str] = []
-    for k, (i, j) in enumerate(picked):
+    for k, (s, t) in enumerate(picked):
         kind = kinds[k % len(kinds)]
-        s, t = schema_name(i), table_name(j)
         if kind == "alter":
             sql.append(f"ALTER TABLE {s}.{t} ADD COLUMN {tag}_added_{k} integer;")
         elif kind == "comment":

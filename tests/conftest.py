@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +31,7 @@ os.environ.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
 from tests.support.postgres_server import PostgresServer  # noqa: E402
 
 _counter = itertools.count()
+_EXIT_STATUS = pytest.StashKey[int]()
 
 
 @pytest.fixture(scope="session")
@@ -55,3 +57,22 @@ def airflow_db() -> Path:
 
     db.resetdb()
     return _AIRFLOW_HOME
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    session.config.stash[_EXIT_STATUS] = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Leave without interpreter finalisation once pytest has reported.
+
+    DuckDB 2's bindings print pages of "leaked instance" reports when objects they own are
+    still referenced at interpreter shutdown (module-level caches of Airflow and the drivers),
+    burying pytest's summary line. Everything is reported and every server stopped by now.
+    """
+    status = config.stash.get(_EXIT_STATUS, None)
+    if status is not None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)

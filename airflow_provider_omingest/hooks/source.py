@@ -61,7 +61,13 @@ class OmingestSourceHook(BaseHook):
         from airflow_provider_omingest.sources.sqlalchemy_source import SqlAlchemySource
 
         extra = self.connection.extra_dejson or {}
-        return SqlAlchemySource(sqlalchemy_url(self.connection), database_name=extra.get("database_name"))
+        engine_kwargs = {}
+        if (self.connection.conn_type or "").lower() == "duckdb" and extra.get("read_only", True) is not False:
+            # A DuckDB file admits one read-write process *or* many read-only ones: parallel
+            # extract tasks (a process each) must open it read-only. Extra read_only=false opts out.
+            engine_kwargs["connect_args"] = {"read_only": True}
+        return SqlAlchemySource(sqlalchemy_url(self.connection), database_name=extra.get("database_name"),
+                                engine_kwargs=engine_kwargs)
 
     def get_conn(self) -> Source:
         """Return a new source (Airflow's generic hook entry point)."""

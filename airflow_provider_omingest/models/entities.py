@@ -67,8 +67,17 @@ class _Entity(BaseModel):
     volatile_fields: ClassVar[frozenset[str]] = frozenset()
 
     def structure(self) -> dict[str, Any]:
-        """Return the canonical structural content (JSON-ready, volatile fields removed)."""
-        return _canonical(self)
+        """Return the canonical structural content (JSON-ready, volatile fields removed).
+
+        Every field, in JSON form (enums as their values, tuples as lists), by pydantic's
+        serializer; key order does not matter (:func:`fingerprint_of` sorts keys). Volatile
+        fields are left out at this level only: nested entities (columns, constraints) have none.
+        """
+        return self.model_dump(mode="json", exclude=self._volatile_exclude())
+
+    @classmethod
+    def _volatile_exclude(cls) -> set[str] | None:
+        return set(cls.volatile_fields) or None
 
     def fingerprint(self) -> str:
         """Return a stable hash of the structural content."""
@@ -79,27 +88,6 @@ def fingerprint_of(structure: dict[str, Any]) -> str:
     """Hash a canonical structure (as returned by :meth:`_Entity.structure`)."""
     payload = json.dumps(structure, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:FINGERPRINT_LENGTH]
-
-
-def _canonical(entity: _Entity) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name in type(entity).model_fields:
-        if name in entity.volatile_fields:
-            continue
-        out[name] = _canonical_value(getattr(entity, name))
-    return out
-
-
-def _canonical_value(value: Any) -> Any:
-    if isinstance(value, _Entity):
-        return _canonical(value)
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, (list, tuple)):
-        return [_canonical_value(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _canonical_value(v) for k, v in sorted(value.items())}
-    return value
 
 
 class Column(_Entity):

@@ -68,6 +68,9 @@ _PG_DIGESTS = text(
     """
 )
 
+# The same, for the relations named only (incremental extraction of a few tables).
+_PG_NAMED_DIGESTS = text(_PG_DIGESTS.text + "  and c.relname = any(cast(:tables as text[]))\n")
+
 # Tables and views of the current database (attached catalogs are other databases), with their
 # columns in column_index order and every constraint (NOT NULL and CHECK included) by type,
 # name and text: constraint_index is numbered across the whole catalog, so it is not used.
@@ -125,18 +128,24 @@ _SQLITE_RELATIONS = """
     """
 
 
-def read_table_digests(conn: Connection, schemas: Sequence[str]) -> dict[str, dict[str, str]]:
+def read_table_digests(
+    conn: Connection, schemas: Sequence[str], tables: Sequence[str] | None = None
+) -> dict[str, dict[str, str]]:
     """Return schema -> relation -> digest for ``schemas``; every schema asked for is a key.
 
     :param conn: a connection to a dialect of :data:`DIGEST_DIALECTS`.
     :param schemas: the schemas to read (a missing schema has no relations).
+    :param tables: only the relations of these names (PostgreSQL computes only those).
     :raises ValueError: for another dialect.
     """
     digests: dict[str, dict[str, str]] = {s: {} for s in schemas}
     if not schemas:
         return digests
+    wanted = None if tables is None else frozenset(tables)
     dialect = conn.dialect.name
-    if dialect == "postgresql":
+    if dialect == "postgresql" and wanted is not None:
+        rows = conn.execute(_PG_NAMED_DIGESTS, {"schemas": list(schemas), "tables": sorted(wanted)})
+    elif dialect == "postgresql":
         rows = conn.execute(_PG_DIGESTS, {"schemas": list(schemas)})
     elif dialect == "duckdb":
         rows = conn.execute(_DUCKDB_DIGESTS, {"schemas": list(schemas)})
@@ -145,7 +154,7 @@ def read_table_digests(conn: Connection, schemas: Sequence[str]) -> dict[str, di
     else:
         raise ValueError(f"no digest query for dialect {dialect}")
     for schema, table, digest in rows:
-        if schema in digests:
+        if schema in digests and (wanted is None or table in wanted):
             digests[schema][table] = digest
     return digests
 

@@ -40,7 +40,11 @@ from airflow_provider_omingest.models.fqn import build_fqn
 from airflow_provider_omingest.models.units import SchemaSnapshot
 from airflow_provider_omingest.sources import duckdb_reflection, sql_digests
 from airflow_provider_omingest.sources.base import Source
-from airflow_provider_omingest.sources.type_mapping import extend_postgres_type_names, map_sqlalchemy_type
+from airflow_provider_omingest.sources.type_mapping import (
+    TypeInfo,
+    extend_postgres_type_names,
+    map_sqlalchemy_type,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_omingest.config import Filters
@@ -120,6 +124,9 @@ _PG_RELATIONS = text(
       and not c.relispartition
     """
 )
+
+# The same, for the relations named (incremental units): view definitions of the others are not read.
+_PG_NAMED_RELATIONS = text(_PG_RELATIONS.text + "  and c.relname = any(cast(:names as text[]))\n")
 
 
 @dataclass
@@ -287,7 +294,8 @@ class SqlAlchemySource(Source):
         """
         for schema in unit.schemas:
             keep = _keep_function(unit, schema, filters, include_views)
-            schema_entity, tables = self._read_schema(unit.database, schema, keep)
+            names = _requested_names(unit, schema)
+            schema_entity, tables = self._read_schema(unit.database, schema, keep, names)
             log.info("Read %d tables from %s.%s.", len(tables), unit.database, schema)
             yield SchemaSnapshot(
                 database=unit.database,
@@ -298,16 +306,19 @@ class SqlAlchemySource(Source):
                 table_slice=unit.table_slice,
             )
 
-    def _read_schema(self, database: str, schema: str, keep: KeepFn) -> tuple[DatabaseSchema, list[Table]]:
+    def _read_schema(
+        self, database: str, schema: str, keep: KeepFn, names: tuple[str, ...] | None = None
+    ) -> tuple[DatabaseSchema, list[Table]]:
+        """Read one schema; ``names``: only these relations can be kept (incremental), read only them."""
         engine = self.engine  # a missing driver is not a schema failure
         try:
             with engine.connect() as conn:
                 # Digests first: a DDL racing the reads leaves an older digest, refetched next run.
-                digests = self._schema_digests(conn, schema)
+                digests = self._schema_digests(conn, schema, names)
                 if self.kind == "duckdb":
                     schema_entity, tables = _read_duckdb(conn, database, schema, keep)
                 else:
-                    schema_entity, tables = _read_with_inspector(conn, database, schema, keep)
+                    schema_entity, tables = _read_with_inspector(conn, database, schema, keep, names)
         except SourceError:
             raise
         except Exception as e:
@@ -316,10 +327,10 @@ class SqlAlchemySource(Source):
             tables = [t.model_copy(update={"source_digest": digests.get(t.name)}) for t in tables]
         return schema_entity, tables
 
-    def _schema_digests(self, conn: Connection, schema: str) -> dict[str, str]:
+    def _schema_digests(self, conn: Connection, schema: str, names: tuple[str, ...] | None = None) -> dict[str, str]:
         if self.kind not in sql_digests.DIGEST_DIALECTS:
             return {}
-        return sql_digests.read_table_digests(conn, [schema])[schema]
+        return sql_digests.read_table_digests(conn, [schema], tables=names)[schema]
 
 
 class _ListingConnection:
@@ -341,6 +352,17 @@ class _ListingConnection:
         self.conn.close()
         if isinstance(exc, Exception) and not isinstance(exc, SourceError):
             raise SourceError(self.database, None, str(exc)) from exc
+
+
+def _requested_names(unit: WorkUnit, schema: str) -> tuple[str, ...] | None:
+    """Return the only relations of ``schema`` the unit may keep (incremental units), or None (all).
+
+    None as well above :data:`MAX_FILTER_NAMES` names: the whole schema is read and filtered.
+    """
+    if unit.only_tables is None:
+        return None
+    names = tuple(unit.only_tables.get(schema, ()))
+    return names if len(names) <= MAX_FILTER_NAMES else None
 
 
 def _keep_function(unit: WorkUnit, schema: str, filters: Filters, include_views: bool) -> KeepFn:
@@ -404,12 +426,12 @@ def _read_duckdb(
 
 
 def _read_with_inspector(
-    conn: Connection, database: str, schema: str, keep: KeepFn
+    conn: Connection, database: str, schema: str, keep: KeepFn, names: tuple[str, ...] | None = None
 ) -> tuple[DatabaseSchema, list[Table]]:
     insp = inspect(conn)
     if conn.dialect.name == "postgresql":
         schema_entity = _pg_schema(conn, schema)
-        relations = _pg_relations(conn, schema) if schema_entity else {}
+        relations = _pg_relations(conn, schema, names) if schema_entity else {}
     else:
         schema_entity = _generic_schema(insp, schema)
         relations = _generic_relations(insp, schema) if schema_entity else {}
@@ -420,9 +442,9 @@ def _read_with_inspector(
         return schema_entity, []
     if conn.dialect.name != "postgresql":
         _fill_view_definitions(insp, schema, kept)
-    return schema_entity, _build_tables(
-        insp, conn, database, schema, kept, all_kept=len(kept) == len(relations)
-    )
+    # Relations listed by name (``names``) are not the whole schema: the bulk reads filter by name.
+    all_kept = len(kept) == len(relations) and (names is None or conn.dialect.name != "postgresql")
+    return schema_entity, _build_tables(insp, conn, database, schema, kept, all_kept=all_kept)
 
 
 def _pg_schema(conn: Connection, schema: str) -> DatabaseSchema | None:
@@ -430,9 +452,13 @@ def _pg_schema(conn: Connection, schema: str) -> DatabaseSchema | None:
     return None if row is None else DatabaseSchema(name=schema, description=row[0])
 
 
-def _pg_relations(conn: Connection, schema: str) -> dict[str, _Relation]:
+def _pg_relations(conn: Connection, schema: str, names: tuple[str, ...] | None = None) -> dict[str, _Relation]:
     relations: dict[str, _Relation] = {}
-    for row in conn.execute(_PG_RELATIONS, {"schema": schema}):
+    if names is None:
+        rows = conn.execute(_PG_RELATIONS, {"schema": schema})
+    else:
+        rows = conn.execute(_PG_NAMED_RELATIONS, {"schema": schema, "names": list(names)})
+    for row in rows:
         table_type = _PG_RELKINDS[row.relkind]
         relations[row.name] = _Relation(
             name=row.name,
@@ -503,6 +529,7 @@ def _build_tables(
         conn.dialect.default_schema_name if conn.dialect.name == "postgresql" else None
     ) or schema
     tables = []
+    type_cache: dict[Any, TypeInfo] = {}  # a schema has thousands of columns and a few dozen types
     for name in names:
         rel = relations[name]
         constraints = [
@@ -518,7 +545,9 @@ def _build_tables(
                 name=name,
                 table_type=rel.table_type,
                 description=(comments.get(name) or {}).get("text"),
-                columns=tuple(_column(c, conn, i) for i, c in enumerate(columns.get(name, ()), start=1)),
+                columns=tuple(
+                    _column(c, conn, i, type_cache) for i, c in enumerate(columns.get(name, ()), start=1)
+                ),
                 constraints=tuple(constraints),
                 view_definition=rel.view_definition,
                 partition_columns=rel.partition_columns,
@@ -544,8 +573,10 @@ def _multi_or_empty(method: Callable[..., Any], opts: dict[str, Any]) -> dict[st
         return {}
 
 
-def _column(col: dict[str, Any], conn: Connection, position: int) -> Column:
-    info = map_sqlalchemy_type(col["type"], conn.dialect)
+def _column(
+    col: dict[str, Any], conn: Connection, position: int, type_cache: dict[Any, TypeInfo] | None = None
+) -> Column:
+    info = _mapped_type(col["type"], conn, type_cache)
     default = col.get("default")
     return Column(
         name=col["name"],
@@ -560,6 +591,24 @@ def _column(col: dict[str, Any], conn: Connection, position: int) -> Column:
         description=col.get("comment") or None,
         ordinal_position=position,
     )
+
+
+def _mapped_type(type_: Any, conn: Connection, cache: dict[Any, TypeInfo] | None) -> TypeInfo:
+    """Map a reflected type, reusing the result for an equal type (same class, same attributes).
+
+    Types whose attributes are not all hashable (enums, domains' inner types are compared by
+    identity) are mapped each time.
+    """
+    if cache is None:
+        return map_sqlalchemy_type(type_, conn.dialect)
+    try:
+        key = (type(type_), tuple(sorted(vars(type_).items())))
+        info = cache.get(key)
+    except TypeError:
+        return map_sqlalchemy_type(type_, conn.dialect)
+    if info is None:
+        info = cache[key] = map_sqlalchemy_type(type_, conn.dialect)
+    return info
 
 
 def _primary_key(pk: dict[str, Any] | None) -> list[TableConstraint]:

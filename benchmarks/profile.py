@@ -1,0 +1,74 @@
+"""Profile the engine alone with pyinstrument: ``python -m benchmarks.profile --shape 20x500x20``.
+
+Builds the warehouse, then profiles a full run, a no-change full run and an incremental run
+after a change (engine alone, in this process), and writes a text profile of each to
+``--out`` (default ``benchmarks/results/profiles``). ``py-spy record -o x.svg -- python -m
+benchmarks.profile ...`` works too (with ``--no-pyinstrument``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from benchmarks.run import parse_shape  # noqa: E402
+from benchmarks.warehouse import generate, mutate  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.profile")
+    p.add_argument("--shape", type=parse_shape, default=parse_shape("20x500x20"))
+    p.add_argument("--threads", type=int, default=4)
+    p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "profiles")
+    p.add_argument("--no-pyinstrument", action="store_true")
+    p.add_argument("--scenarios", default="full,nochange,incremental")
+    args = p.parse_args(argv)
+    from tests.support.postgres_server import PostgresServer
+
+    from airflow_provider_omingest.catalog.sql_catalog import SqlCatalog
+    from airflow_provider_omingest.config import IngestionSettings
+    from airflow_provider_omingest.engine.runner import run_ingestion
+    from airflow_provider_omingest.sources.sqlalchemy_source import SqlAlchemySource
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    with PostgresServer() as server, tempfile.TemporaryDirectory() as tmp:
+        url = server.create_database("wh")
+        dsn = f"host=127.0.0.1 port={server.port} user=postgres dbname=wh"
+        generate(dsn, args.shape)
+        catalog = SqlCatalog(f"sqlite:///{tmp}/catalog.db")
+        settings = IngestionSettings(service="bench", threads=args.threads)
+        last = None
+        for name in args.scenarios.split(","):
+            if name == "incremental":
+                mutate(dsn, 1.0)
+            mode = "auto" if name == "incremental" else "full"
+            profiler = None
+            if not args.no_pyinstrument:
+                from pyinstrument import Profiler
+
+                profiler = Profiler(interval=0.002, async_mode="disabled")
+                profiler.start()
+            started = time.perf_counter()
+            summary = run_ingestion(lambda: SqlAlchemySource(url), catalog, settings, requested_mode=mode,
+                                    last_value=last.source_clock if last and name == "incremental" else None)
+            seconds = time.perf_counter() - started
+            last = summary
+            print(f"{name}: {seconds:.2f}s fetched={summary.tables_fetched} totals={summary.totals}", flush=True)
+            if profiler:
+                profiler.stop()
+                path = args.out / f"{args.shape.label()}-{name}.txt"
+                path.write_text(profiler.output_text(unicode=True, color=False, show_all=False))
+                print(f"  profile: {path}")
+        catalog.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

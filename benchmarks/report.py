@@ -1,0 +1,214 @@
+"""Turn results files into ``benchmarks/RESULTS.md`` and a PNG plot of time vs number of tables.
+
+``python -m benchmarks.report [RESULTS_DIR]`` regenerates both from every
+``results-*.json`` in the folder (the newest record wins for the same measurement), so that a
+long run made by hand (100,000 tables) and the regular matrix end up in one report.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["load_records", "targets", "write_report"]
+
+INCREMENTAL = "incremental after"
+
+
+def load_records(results_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Return (metas, records), the newest record kept for each measurement."""
+    metas, latest = [], {}
+    for path in sorted(results_dir.glob("results-*.json")):
+        data = json.loads(path.read_text())
+        meta = {**data["meta"], "file": path.name}
+        metas.append(meta)
+        for r in data["records"]:
+            key = (r["layer"], r["scenario"], r["shape"], r["threads"], r["delay_ms"], r.get("catalog"),
+                   r.get("matrix"))
+            latest[key] = {**r, "file": path.name, "date": meta["machine"]["date"]}
+    records = sorted(latest.values(), key=lambda r: (r["layer"], r["tables"], r.get("matrix") or "",
+                                                     r["threads"], _order(r["scenario"])))
+    return metas, records
+
+
+def _order(scenario: str) -> int:
+    for i, prefix in enumerate(["full", "no-change (full)", "no-change (incremental)", INCREMENTAL]):
+        if scenario.startswith(prefix):
+            return i
+    return 9
+
+
+def _fmt_int(v: Any) -> str:
+    return "—" if v is None or v == "" else f"{v:,}"
+
+
+def _size_table(records: list[dict[str, Any]], layer: str) -> list[str]:
+    rows = [r for r in records if r["layer"] == layer and not r.get("matrix")]
+    if not rows:
+        return []
+    out = ["| shape (S×T×C) | tables | scenario | wall s | source stmts | stmts / schema | tables fetched | "
+           "catalog stmts | peak RSS MiB | XCom bytes | units |",
+           "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        out.append(
+            f"| {r['shape']} | {r['tables']:,} | {r['scenario']} | {r['wall_s']:.2f} | {_fmt_int(r['source_statements'])} "
+            f"| {r['source_statements'] / (r['schemas'] + 1):.1f} | {_fmt_int(r['tables_fetched'])} "
+            f"| {_fmt_int(r.get('catalog_statements'))} | {r['peak_rss_mib']:.0f} | {_fmt_int(r.get('xcom_bytes'))} "
+            f"| {_fmt_int(r.get('units'))} |")
+    return out
+
+
+def _find(records, layer, tables, scenario_prefix, matrix=None, threads=None):
+    for r in records:
+        if (r["layer"] == layer and r["tables"] == tables and r["scenario"].startswith(scenario_prefix)
+                and r.get("matrix") == matrix and (threads is None or r["threads"] == threads)):
+            return r
+    return None
+
+
+def targets(records: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """Return (target, figure, verdict) rows."""
+    out: list[tuple[str, str, str]] = []
+    engine_full = [r for r in records if r["layer"] == "engine" and not r.get("matrix") and r["scenario"] == "full"]
+    if len(engine_full) >= 2:
+        per_schema = {r["shape"]: r["source_statements"] / (r["schemas"] + 1) for r in engine_full}
+        per_table = [r["source_statements"] / r["tables"] for r in engine_full]
+        flat = max(per_schema.values()) <= 1.1 * min(per_schema.values())
+        out.append(("Source statements grow with schemas, not tables",
+                    "statements per schema (public included) by shape: "
+                    + ", ".join(f"{k}: {v:.1f}" for k, v in per_schema.items())
+                    + f"; per table {min(per_table):.3f}–{max(per_table):.3f}", "met" if flat else "NOT met"))
+    full10 = _find(records, "engine", 10000, "full")
+    if full10:
+        out.append(("10,000 × 20 full, engine alone, no delay < 30 s", f"{full10['wall_s']:.1f} s",
+                    "met" if full10["wall_s"] < 30 else "NOT met"))
+        for name in ("no-change (full)", "no-change (incremental)"):
+            r = _find(records, "engine", 10000, name)
+            if r:
+                out.append((f"10,000 tables {name} < 10 s", f"{r['wall_s']:.1f} s",
+                            "met" if r["wall_s"] < 10 else "NOT met"))
+        inc = _find(records, "engine", 10000, INCREMENTAL)
+        if inc:
+            share = inc["wall_s"] / full10["wall_s"]
+            out.append(("Incremental after 1 % change < 10 % of full (10,000 tables, engine)",
+                        f"{inc['wall_s']:.2f} s = {share:.1%} of {full10['wall_s']:.1f} s "
+                        f"({inc['tables_fetched']} tables fetched)", "met" if share < 0.10 else "NOT met"))
+    t1 = next((r for r in records if r.get("matrix") == "threads" and r["threads"] == 1), None)
+    t8 = next((r for r in records if r.get("matrix") == "threads" and r["threads"] == 8), None)
+    if t1 and t8:
+        speedup = t1["wall_s"] / t8["wall_s"]
+        out.append((f"threads=8 ≥ 4× faster than threads=1 ({t1['delay_ms']:g} ms delay, {t1['tables']:,} tables)",
+                    f"{t1['wall_s']:.2f} s → {t8['wall_s']:.2f} s = {speedup:.2f}×", "met" if speedup >= 4 else "NOT met"))
+    big = [r for r in records if r["tables"] >= 100000]
+    if big:
+        tasks = [r for r in big if "per task" in r["layer"]]
+        worst_task = max((r.get("unit_task_max_rss_mib", 0) for r in tasks), default=None)
+        plan = max((r.get("plan_task_max_rss_mib", 0) for r in tasks), default=None)
+        ok = all(r["status"] == "success" for r in big)
+        figure = ", ".join(f"{r['layer']} {r['scenario']}: {r['wall_s']:.0f} s, peak {r['peak_rss_mib']:.0f} MiB"
+                           for r in big if r["scenario"] in ("full", "full (process per task)"))
+        if worst_task is not None:
+            figure += f"; largest unit task {worst_task:.0f} MiB, plan task {plan:.0f} MiB"
+        peak = max([worst_task or 0, plan or 0] or [0])
+        out.append(("100,000 tables completes, peak RSS < 1 GiB in any single task", figure,
+                    "met" if ok and tasks and peak < 1024 else ("completes; per-task RSS not measured" if ok else "NOT met")))
+    for n in sorted({r["tables"] for r in records if r["layer"] == "dag"}):
+        e, d = _find(records, "engine", n, "full"), _find(records, "dag", n, "full")
+        if e and d:
+            out.append((f"Airflow overhead, {n:,} tables full (dag.test vs engine)",
+                        f"{d['wall_s']:.1f} s vs {e['wall_s']:.1f} s (+{d['wall_s'] - e['wall_s']:.1f} s; "
+                        f"XCom {d.get('xcom_bytes', 0):,} B)", "reported"))
+    return out
+
+
+def plot(records: list[dict[str, Any]], png: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=120)
+    series = [("engine", "full", "engine alone: full", "o-"), ("engine", INCREMENTAL, "engine alone: incremental (1 %)", "s-"),
+              ("engine", "no-change (full)", "engine alone: no-change full", "^:"),
+              ("dag", "full", "DAG (dag.test): full", "o--"), ("dag", INCREMENTAL, "DAG (dag.test): incremental (1 %)", "s--")]
+    for layer, prefix, label, style in series:
+        pts = sorted((r["tables"], r["wall_s"]) for r in records
+                     if r["layer"] == layer and not r.get("matrix") and r["scenario"].startswith(prefix))
+        if pts:
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=label)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("tables and views in the warehouse (20 columns each)")
+    ax.set_ylabel("wall time, s")
+    ax.set_title("omingest: time vs number of tables (PostgreSQL source, SQLite catalog)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(png)
+    plt.close(fig)
+
+
+def write_report(results_dir: Path, md_path: Path) -> tuple[Path, Path]:
+    metas, records = load_records(results_dir)
+    png = results_dir / "time_vs_tables.png"
+    plot(records, png)
+    machine = metas[-1]["machine"] if metas else {}
+    lines = [
+        "# Benchmark results",
+        "",
+        "Produced by `benchmarks/` (see `benchmarks/README.md`); regenerate with "
+        "`.venv/bin/python -m benchmarks.report`.",
+        "",
+        f"- Date of the newest run: {machine.get('date')}",
+        f"- Machine: {machine.get('cores')} cores ({machine.get('cpu')}), {machine.get('ram_gib')} GiB RAM, "
+        f"{machine.get('platform')}",
+        f"- Python {machine.get('python')}, PostgreSQL {machine.get('postgresql')}; packages: "
+        + ", ".join(f"{k} {v}" for k, v in (machine.get("packages") or {}).items()),
+        "- Source: PostgreSQL on loopback through the delay proxy; catalog: SQLite file (unless noted). "
+        "Every warehouse also has the `public` schema with the two `pg_stat_statements` views.",
+        "- Source statements: top-level statements in `pg_stat_statements` for the warehouse database "
+        "(BEGIN/ROLLBACK included), reset before each run. Catalog statements: statements sent on the "
+        "catalog engine (an executemany counts once). Peak RSS: sampled every 10 ms in the process that "
+        "ran the run (for the DAG: the `dag.test()` process, Airflow included).",
+        "- `dag.test()` runs the tasks one at a time in one process: the DAG figures show Airflow's "
+        "per-task overhead, not the concurrency of mapped tasks under a real scheduler.",
+        "",
+        "Commands:",
+        "",
+    ]
+    lines += [f"- `{m['command']}` ({m['machine']['date']}, {m.get('total_s', '?')} s) → `{m['file']}`" for m in metas]
+    lines += ["", "## Targets", "", "| target | figure | verdict |", "|---|---|---|"]
+    lines += [f"| {t} | {f} | {v} |" for t, f, v in targets(records)]
+    lines += ["", "## Engine alone (`run_ingestion`, a thread per slot)", ""] + _size_table(records, "engine")
+    lines += ["", "## Airflow DAG (`dag.test()`)", ""] + _size_table(records, "dag")
+    tasks = [r for r in records if "per task" in r["layer"]]
+    if tasks:
+        lines += ["", "## Engine, one process per task (as Airflow runs them): peak RSS per task", "",
+                  "| tables | wall s | units | largest unit (tables) | plan task MiB | largest unit task MiB "
+                  "| unit task after imports MiB | delete+summary MiB |", "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for r in tasks:
+            lines.append(f"| {r['tables']:,} | {r['wall_s']:.1f} | {r['units']} | {r['largest_unit_tables']:,} "
+                         f"| {r['plan_task_max_rss_mib']:.0f} | {r['unit_task_max_rss_mib']:.0f} "
+                         f"| {r['unit_task_rss_after_imports_mib']:.0f} | {r['delete_summary_peak_rss_mib']:.0f} |")
+    matrix = [r for r in records if r.get("matrix") == "threads"]
+    if matrix:
+        base = next((r["wall_s"] for r in matrix if r["threads"] == 1), None)
+        lines += ["", f"## Threads (full run, {matrix[0]['tables']:,} tables, {matrix[0]['delay_ms']:g} ms per round trip)",
+                  "", "| threads | wall s | speed-up vs 1 | source stmts | units | peak RSS MiB |",
+                  "|---:|---:|---:|---:|---:|---:|"]
+        for r in sorted(matrix, key=lambda r: r["threads"]):
+            sp = f"{base / r['wall_s']:.2f}×" if base else "—"
+            lines.append(f"| {r['threads']} | {r['wall_s']:.2f} | {sp} | {r['source_statements']:,} | {r['units']} "
+                         f"| {r['peak_rss_mib']:.0f} |")
+    lines += ["", f"![time vs tables]({png.relative_to(md_path.parent) if png.is_relative_to(md_path.parent) else png})",
+              ""]
+    md_path.write_text("\n".join(lines))
+    return md_path, png
+
+
+if __name__ == "__main__":
+    folder = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent / "results"
+    md = Path(sys.argv[2]) if len(sys.argv) > 2 else Path(__file__).resolve().parent / "RESULTS.md"
+    print(*write_report(folder, md))
