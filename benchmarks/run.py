@@ -173,7 +173,7 @@ class Bench:
                 spec = {**self.base_spec(shape, database, proxy, a.threads), "kind": "dag",
                         "catalog_url": url, "catalog_conn": conn,
                         "airflow_home": str(self.workdir / f"airflow-{self._n}"),
-                        "steps": self.sequence(a.change_percent, "d")}
+                        "steps": self.sequence(a.change_percent, "d")[:1 if a.dag_full_only else None]}
                 self.add(run_worker(spec, self.workdir), **common, layer="dag", threads=a.threads, delay_ms=a.delay_ms)
             if shape.relations in a.task_sizes:
                 url, _ = self.catalog()
@@ -219,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--layers", type=lambda s: s.split(","), default=["engine", "dag"],
                    help="engine,dag (default both)")
     p.add_argument("--dag-sizes", type=_ints, default=[1000, 10000], help="sizes also run through the DAG")
+    p.add_argument("--dag-full-only", action="store_true", help="DAG: one full run only (smoke test)")
     p.add_argument("--task-sizes", type=_ints, default=[],
                    help="sizes also run with a process per task (per-task peak RSS), e.g. 100000")
     p.add_argument("--threads-matrix", type=_ints, default=[1, 2, 4, 8], help="threads of the scaling runs")

@@ -23,6 +23,9 @@ from airflow_provider_omingest.hooks.source import OmingestSourceHook
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_provider_omingest.engine.stages import RunPlan
+    from airflow_provider_omingest.models.units import UnitResult
+
 __all__ = [
     "OmingestDeleteOperator",
     "OmingestExtractOperator",
@@ -261,7 +264,38 @@ def _pull_results(context: Context, task_id: str) -> list[Any]:
     return [v for v in values if v is not None]
 
 
-class OmingestDeleteOperator(BaseOperator):
+class _AfterUnitsOperator(BaseOperator):
+    """Base of the stages that run once every unit is done, whatever its state."""
+
+    def __init__(
+        self,
+        *,
+        catalog_conn_id: str,
+        settings: IngestionSettings | dict[str, Any],
+        plan_task_id: str = "plan",
+        update_task_id: str = "unit.update",
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("trigger_rule", "all_done")
+        super().__init__(**kwargs)
+        self.catalog_conn_id = catalog_conn_id
+        self.settings = as_settings(settings)
+        self.plan_task_id = plan_task_id
+        self.update_task_id = update_task_id
+
+    def _plan_and_results(self, context: Context) -> tuple[RunPlan | None, list[UnitResult]]:
+        """Return the run's plan (None if the plan task failed) and the results of the units that succeeded."""
+        from airflow_provider_omingest.engine.stages import RunPlan
+        from airflow_provider_omingest.models.units import UnitResult
+
+        raw_plan = context["ti"].xcom_pull(task_ids=self.plan_task_id, key=PLAN_XCOM_KEY)
+        if not raw_plan:
+            return None, []
+        results = [UnitResult.model_validate(r) for r in _pull_results(context, self.update_task_id)]
+        return RunPlan.model_validate(raw_plan), results
+
+
+class OmingestDeleteOperator(_AfterUnitsOperator):
     """Delete what vanished, from units whose extract and update succeeded only.
 
     Runs when every update is done, whatever their state (``trigger_rule="all_done"``): a
@@ -278,36 +312,18 @@ class OmingestDeleteOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("catalog_conn_id", "dry_run", "confirm_delete")
 
-    def __init__(
-        self,
-        *,
-        catalog_conn_id: str,
-        settings: IngestionSettings | dict[str, Any],
-        plan_task_id: str = "plan",
-        update_task_id: str = "unit.update",
-        dry_run: bool | str = False,
-        confirm_delete: bool | str = False,
-        **kwargs: Any,
-    ) -> None:
-        kwargs.setdefault("trigger_rule", "all_done")
+    def __init__(self, *, dry_run: bool | str = False, confirm_delete: bool | str = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.catalog_conn_id = catalog_conn_id
-        self.settings = as_settings(settings)
-        self.plan_task_id = plan_task_id
-        self.update_task_id = update_task_id
         self.dry_run = dry_run
         self.confirm_delete = confirm_delete
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_omingest.engine.stages import RunPlan, delete_stage
+        from airflow_provider_omingest.engine.stages import delete_stage
         from airflow_provider_omingest.exceptions import DeletionRefused
-        from airflow_provider_omingest.models.units import UnitResult
 
-        raw_plan = context["ti"].xcom_pull(task_ids=self.plan_task_id, key=PLAN_XCOM_KEY)
-        if not raw_plan:
+        plan, results = self._plan_and_results(context)
+        if plan is None:
             raise AirflowSkipException("The plan task produced no plan: nothing is deleted.")
-        plan = RunPlan.model_validate(raw_plan)
-        results = [UnitResult.model_validate(r) for r in _pull_results(context, self.update_task_id)]
         failed = len(plan.units) - len(results)
         if failed:
             log.warning("%d of %d units failed: nothing in their schemas is deleted", failed, len(plan.units))
@@ -325,7 +341,7 @@ class OmingestDeleteOperator(BaseOperator):
         return outcome.model_dump(mode="json")
 
 
-class OmingestSummaryOperator(BaseOperator):
+class OmingestSummaryOperator(_AfterUnitsOperator):
     """Log a per-schema table of what the run changed, record the run, and fail if any stage failed.
 
     Runs whatever happened upstream (``trigger_rule="all_done"``), so the summary is there
@@ -343,37 +359,25 @@ class OmingestSummaryOperator(BaseOperator):
     def __init__(
         self,
         *,
-        catalog_conn_id: str,
-        settings: IngestionSettings | dict[str, Any],
-        plan_task_id: str = "plan",
-        update_task_id: str = "unit.update",
         delete_task_id: str = "delete",
         snapshot_path: str | None = None,
         watermark_key: str | None = None,
         **kwargs: Any,
     ) -> None:
-        kwargs.setdefault("trigger_rule", "all_done")
         super().__init__(**kwargs)
-        self.catalog_conn_id = catalog_conn_id
-        self.settings = as_settings(settings)
-        self.plan_task_id = plan_task_id
-        self.update_task_id = update_task_id
         self.delete_task_id = delete_task_id
         self.snapshot_path = snapshot_path
         self.watermark_key = watermark_key
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_omingest.catalog.base import RunRecord
-        from airflow_provider_omingest.engine.stages import DeleteResult, RunPlan, summarize
-        from airflow_provider_omingest.models.units import UnitResult
+        from airflow_provider_omingest.engine.stages import DeleteResult, summarize
         from airflow_provider_omingest.snapshot_store import default_snapshot_base, delete_run_snapshots
 
         ti = context["ti"]
-        raw_plan = ti.xcom_pull(task_ids=self.plan_task_id, key=PLAN_XCOM_KEY)
-        if not raw_plan:
+        plan, results = self._plan_and_results(context)
+        if plan is None:
             raise AirflowFailException("The plan task failed: nothing was extracted, updated or deleted.")
-        plan = RunPlan.model_validate(raw_plan)
-        results = [UnitResult.model_validate(r) for r in _pull_results(context, self.update_task_id)]
         raw_deleted = ti.xcom_pull(task_ids=self.delete_task_id, key="return_value")
         deleted = DeleteResult.model_validate(raw_deleted) if raw_deleted else None
         summary = summarize(plan, results, deleted,

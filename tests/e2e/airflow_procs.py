@@ -132,17 +132,19 @@ class ProcessGroup:
         return [p.pid for p in self.procs.values() if p.poll() is None]
 
 
-def task_logs(airflow_home: Path, dag_id: str, run_id: str | None = None, lines: int = 30,
-              max_files: int = 12) -> str:
-    """Return the tail of the task logs of ``dag_id`` (one run, or all), newest first."""
+def task_logs(airflow_home: Path, dag_id: str, run_id: str | None = None, max_files: int = 20) -> str:
+    """Return the error and warning lines of the task logs of ``dag_id`` (one run, or all), newest first."""
     base = airflow_home / "logs" / f"dag_id={dag_id}"
     if run_id:
         base = base / f"run_id={run_id}"
     files = sorted(base.rglob("*.log"), key=lambda p: p.stat().st_mtime, reverse=True)[:max_files]
     out = []
     for f in files:
-        text = "\n".join(f.read_text(errors="replace").splitlines()[-lines:])
-        out.append(f"--- {f.relative_to(airflow_home / 'logs')}\n{text}")
+        lines = f.read_text(errors="replace").splitlines()
+        bad = [line[:1500] for line in lines
+               if any(f'"level":"{lvl}"' in line for lvl in ("error", "critical", "warning"))]
+        out.append(f"--- {f.relative_to(airflow_home / 'logs')}: {len(lines)} lines"
+                   + ("".join(f"\n{line}" for line in bad[-5:]) if bad else ", no warning or error"))
     return "\n".join(out) or f"(no task logs under {base})"
 
 
