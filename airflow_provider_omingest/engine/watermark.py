@@ -40,7 +40,11 @@ class Window(BaseModel):
 def _utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ConfigError("watermark", value.isoformat(), "naive datetimes are ambiguous; use UTC-aware ones")
-    return value.astimezone(timezone.utc)
+    value = value.astimezone(timezone.utc)
+    # A plain datetime: Airflow hands tasks pendulum DateTimes, and pendulum drops a stdlib tzinfo
+    # in arithmetic (DateTime(..., tzinfo=timezone.utc) - timedelta(...) is naive).
+    return datetime(value.year, value.month, value.day, value.hour, value.minute, value.second,
+                    value.microsecond, tzinfo=timezone.utc)
 
 
 def apply_lag(last_value: datetime, lag: timedelta) -> datetime:

@@ -160,7 +160,7 @@ def wait_until(what: str, check: Callable[[], T | None], timeout: float,
                 return value
         except AssertionError:
             raise
-        except Exception as e:  # a server still starting, a transient HTTP error
+        except Exception as e:  # noqa: BLE001 - a server still starting, a transient HTTP error
             last_error = e
         time.sleep(interval)
     raise AssertionError(f"Timed out after {timeout:.0f} s waiting for {what}"
