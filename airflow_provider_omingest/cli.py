@@ -116,9 +116,10 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"error: {dags / 'omingest_demo.py'} not found; run from the repository root or pass --dags-folder",
               file=sys.stderr)
         return 2
-    shutil.rmtree(workdir, ignore_errors=True)
-    (workdir / "airflow").mkdir(parents=True)
     warehouse, catalog_path = workdir / "warehouse.duckdb", workdir / "catalog.db"
+    for path in (warehouse, catalog_path, workdir / "airflow", workdir / "snapshots"):  # only the demo's own
+        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+    (workdir / "airflow").mkdir(parents=True)
     _demo_environment(workdir, dags, warehouse, catalog_path)
 
     from airflow_provider_omingest.sources.demo_warehouse import build_demo_warehouse, mutate_demo_warehouse

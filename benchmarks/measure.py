@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import resource
 import threading
-import time
 from typing import Any
 
 import psycopg
@@ -86,7 +85,7 @@ class CatalogStatementCounter:
         self.rows = 0
         self._lock = threading.Lock()
 
-        def before(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+        def before(conn, cursor, statement, parameters, context, executemany):
             with self._lock:
                 self.count += 1
                 self.rows += len(parameters) if executemany and parameters else 1
@@ -96,12 +95,3 @@ class CatalogStatementCounter:
     def reset(self) -> None:
         with self._lock:
             self.count = self.rows = 0
-
-
-class Stopwatch:
-    def __enter__(self) -> Stopwatch:
-        self.started = time.perf_counter()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.seconds = time.perf_counter() - self.started

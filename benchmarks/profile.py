@@ -18,8 +18,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from benchmarks.run import parse_shape  # noqa: E402
-from benchmarks.warehouse import generate, mutate  # noqa: E402
+from benchmarks.run import parse_shape
+from benchmarks.warehouse import generate, mutate
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,12 +30,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-pyinstrument", action="store_true")
     p.add_argument("--scenarios", default="full,nochange,incremental")
     args = p.parse_args(argv)
-    from tests.support.postgres_server import PostgresServer
-
     from airflow_provider_omingest.catalog.sql_catalog import SqlCatalog
     from airflow_provider_omingest.config import IngestionSettings
     from airflow_provider_omingest.engine.runner import run_ingestion
     from airflow_provider_omingest.sources.sqlalchemy_source import SqlAlchemySource
+    from tests.support.postgres_server import PostgresServer
 
     args.out.mkdir(parents=True, exist_ok=True)
     with PostgresServer() as server, tempfile.TemporaryDirectory() as tmp:

@@ -64,7 +64,7 @@ class DelayProxy:
         while not self._stop.is_set() and time.monotonic() < self.deadline:
             try:
                 client, _ = self._listener.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 break

@@ -111,7 +111,7 @@ def targets(records: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
                            for r in big if r["scenario"] in ("full", "full (process per task)"))
         if worst_task is not None:
             figure += f"; largest unit task {worst_task:.0f} MiB, plan task {plan:.0f} MiB"
-        peak = max([worst_task or 0, plan or 0] or [0])
+        peak = max(worst_task or 0, plan or 0)
         out.append(("100,000 tables completes, peak RSS < 1 GiB in any single task", figure,
                     "met" if ok and tasks and peak < 1024 else ("completes; per-task RSS not measured" if ok else "NOT met")))
     for n in sorted({r["tables"] for r in records if r["layer"] == "dag"}):

@@ -27,8 +27,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from benchmarks.proxy import DelayProxy  # noqa: E402
-from benchmarks.warehouse import WarehouseShape, generate  # noqa: E402
+from benchmarks.proxy import DelayProxy
+from benchmarks.warehouse import WarehouseShape, generate
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 

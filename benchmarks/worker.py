@@ -21,7 +21,13 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-from benchmarks.measure import CatalogStatementCounter, RssSampler, SourceStatements, current_rss_mib, max_rss_mib
+from benchmarks.measure import (
+    CatalogStatementCounter,
+    RssSampler,
+    SourceStatements,
+    current_rss_mib,
+    max_rss_mib,
+)
 from benchmarks.warehouse import WarehouseShape, mutate
 
 SERVICE = "bench"

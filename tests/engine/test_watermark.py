@@ -104,3 +104,14 @@ def test_parse_duration(text, expected):
 def test_parse_duration_error_names_value():
     with pytest.raises(ConfigError, match="'soon'"):
         parse_duration("soon", "safety_margin")
+
+
+def test_pendulum_datetimes_from_airflow_stay_aware():
+    """Airflow hands tasks pendulum DateTimes; arithmetic on them must not lose the time zone."""
+    import pendulum
+
+    start = pendulum.datetime(2024, 1, 10, tz="UTC")
+    w = _window(last_value=T0, run_kind="backfill", range_start=start)
+    assert w.since.tzinfo is not None
+    assert w.since == datetime(2024, 1, 9, 23, 0, tzinfo=timezone.utc)
+    assert apply_lag(pendulum.datetime(2024, 1, 10, tz="Europe/Paris"), H).utcoffset() == timedelta(0)
