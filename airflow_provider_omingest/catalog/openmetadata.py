@@ -59,7 +59,7 @@ from airflow_provider_omingest.catalog.openmetadata_mapping import (
     table_body,
     table_request,
 )
-from airflow_provider_omingest.catalog.sql_catalog import _as_utc, _create_engine, _upsert
+from airflow_provider_omingest.catalog.sql_engine import as_utc, create_store_engine, upsert
 from airflow_provider_omingest.exceptions import CatalogError
 from airflow_provider_omingest.models.entities import Database, DatabaseSchema, Table
 from airflow_provider_omingest.models.fqn import build_fqn, split_fqn
@@ -780,7 +780,7 @@ class _RunStore:
                 if self.in_memory:
                     kwargs = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
                     log.warning("OpenMetadata catalog: no runs_url; run records are kept in memory only.")
-                engine = _create_engine(self.url, kwargs)
+                engine = create_store_engine(self.url, kwargs)
                 try:
                     self.metadata.create_all(engine, checkfirst=True)
                 except sa_exc.SQLAlchemyError as exc:
@@ -806,7 +806,7 @@ class _RunStore:
 
     def record_run(self, run: RunRecord) -> None:
         with self._begin(f"record run {run.run_id}") as conn:
-            _upsert(conn, self.run, run.model_dump(mode="python"), "run_id")
+            upsert(conn, self.run, run.model_dump(mode="python"), "run_id")
 
     def get_run(self, run_id: str) -> RunRecord | None:
         with self._begin(f"read run {run_id}") as conn:
@@ -814,8 +814,8 @@ class _RunStore:
         if row is None:
             return None
         data = row._asdict()
-        data["started_at"] = _as_utc(data["started_at"])
-        data["ended_at"] = _as_utc(data["ended_at"])
+        data["started_at"] = as_utc(data["started_at"])
+        data["ended_at"] = as_utc(data["ended_at"])
         return RunRecord(**data)
 
     def add_journal(self, rows: list[dict[str, Any]]) -> None:

@@ -19,13 +19,12 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from pathlib import Path
+from datetime import datetime
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from airflow_provider_omingest.catalog.base import (
@@ -36,6 +35,14 @@ from airflow_provider_omingest.catalog.base import (
     StoredEntity,
 )
 from airflow_provider_omingest.catalog.diff import diff_bodies
+from airflow_provider_omingest.catalog.sql_engine import (
+    SQLITE_BUSY_TIMEOUT_MS,
+    WRITE_OPTION,
+    as_utc,
+    create_store_engine,
+    upsert,
+    utcnow,
+)
 from airflow_provider_omingest.exceptions import CatalogError
 from airflow_provider_omingest.models.fqn import split_fqn
 
@@ -43,12 +50,8 @@ __all__ = ["IN_CHUNK", "SQLITE_BUSY_TIMEOUT_MS", "CatalogTables", "SqlCatalog", 
 
 log = logging.getLogger(__name__)
 
-#: How long a SQLite connection waits for another writer's lock before failing.
-SQLITE_BUSY_TIMEOUT_MS = 120_000
 #: Most names bound in one ``IN (...)`` list (well under SQLite's and PostgreSQL's limits).
 IN_CHUNK = 5_000
-#: Execution option that makes a SQLite transaction start with ``BEGIN IMMEDIATE``.
-_WRITE_OPTION = "omingest_write"
 _CREATE_ATTEMPTS = 5
 _MAX_ERROR_DETAIL = 500
 
@@ -201,7 +204,7 @@ class SqlCatalog(Catalog):
                 self._engine.dispose(close=False)
                 self._engine = None
             if self._engine is None:
-                self._engine = _create_engine(self.url, self._engine_kwargs)
+                self._engine = create_store_engine(self.url, self._engine_kwargs)
                 self._engine_pid = os.getpid()
             if not self._tables_ready:
                 self._create_tables(self._engine)
@@ -324,7 +327,7 @@ class SqlCatalog(Catalog):
         )
         with self._transaction(f"read the history of {fqn}") as conn:
             rows = conn.execute(query).all()
-        return [HistoryEntry(**{**row._asdict(), "changed_at": _as_utc(row.changed_at)}) for row in rows]
+        return [HistoryEntry(**{**row._asdict(), "changed_at": as_utc(row.changed_at)}) for row in rows]
 
     # -- writes -----------------------------------------------------------------------------
 
@@ -342,7 +345,7 @@ class SqlCatalog(Catalog):
         if not writes:
             return
         by_fqn = {w.fqn: w for w in writes}
-        now = _utcnow()
+        now = utcnow()
         started = time.perf_counter()
         with self._transaction(f"apply {len(by_fqn)} write(s) of run {run_id}", write=True) as conn:
             stored = self._select_state(conn, list(by_fqn))
@@ -394,7 +397,7 @@ class SqlCatalog(Catalog):
         r = self.tables.run
         values = run.model_dump()
         with self._transaction(f"record run {run.run_id}", write=True) as conn:
-            _upsert(conn, r, values, key="run_id")
+            upsert(conn, r, values, key="run_id")
 
     def get_run(self, run_id: str) -> RunRecord | None:
         """Return a run record, or None.
@@ -407,8 +410,8 @@ class SqlCatalog(Catalog):
         if row is None:
             return None
         data = row._asdict()
-        data["started_at"] = _as_utc(data["started_at"])
-        data["ended_at"] = _as_utc(data["ended_at"])
+        data["started_at"] = as_utc(data["started_at"])
+        data["ended_at"] = as_utc(data["ended_at"])
         return RunRecord(**data)
 
     # -- statements -------------------------------------------------------------------------
@@ -518,7 +521,7 @@ class SqlCatalog(Catalog):
         if not live:
             return 0
         e = self.tables.entity
-        now = _utcnow()
+        now = utcnow()
         stmt = (
             sa.update(e)
             .where(e.c.id == sa.bindparam("b_id"))
@@ -546,7 +549,7 @@ class SqlCatalog(Catalog):
         try:
             with self.engine.connect() as conn:
                 if write:
-                    conn.execution_options(**{_WRITE_OPTION: True})
+                    conn.execution_options(**{WRITE_OPTION: True})
                 with conn.begin():
                     yield conn
         except sa_exc.SQLAlchemyError as exc:
@@ -557,7 +560,7 @@ class SqlCatalog(Catalog):
         for attempt in range(1, _CREATE_ATTEMPTS + 1):
             try:
                 with engine.connect() as conn:
-                    conn.execution_options(**{_WRITE_OPTION: True})
+                    conn.execution_options(**{WRITE_OPTION: True})
                     with conn.begin():
                         self.tables.metadata.create_all(conn, checkfirst=True)
                 return
@@ -584,54 +587,9 @@ class SqlCatalog(Catalog):
 # -- helpers ------------------------------------------------------------------------------------
 
 
-def _create_engine(url: URL, engine_kwargs: dict[str, Any]) -> Engine:
-    """Create the engine; on SQLite, set WAL mode, the busy timeout and immediate write transactions."""
-    if url.get_backend_name() != "sqlite":
-        return sa.create_engine(url, **engine_kwargs)
-    if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
-        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    kwargs = dict(engine_kwargs)
-    kwargs.setdefault("connect_args", {}).setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)
-    engine = sa.create_engine(url, **kwargs)
-    sa.event.listen(engine, "connect", _sqlite_on_connect)
-    sa.event.listen(engine, "begin", _sqlite_on_begin)
-    return engine
-
-
-def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
-    # Let the "begin" event start transactions instead of the driver's implicit deferred BEGIN.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA synchronous = NORMAL")
-        cursor.execute("PRAGMA foreign_keys = ON")
-    finally:
-        cursor.close()
-
-
-def _sqlite_on_begin(conn: Connection) -> None:
-    write = conn.get_execution_options().get(_WRITE_OPTION, False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
-
 def _is_already_exists(exc: sa_exc.SQLAlchemyError) -> bool:
     text = str(getattr(exc, "orig", None) or exc).lower()
     return "already exists" in text or "duplicate key" in text
-
-
-def _upsert(conn: Connection, table: sa.Table, values: dict[str, Any], key: str) -> None:
-    """Insert one row, or update it if a row with the same primary key ``key`` exists."""
-    changed = {k: v for k, v in values.items() if k != key}
-    dialect = conn.dialect.name
-    if dialect in ("postgresql", "sqlite"):
-        insert = (postgresql if dialect == "postgresql" else sqlite).insert(table).values(values)
-        conn.execute(insert.on_conflict_do_update(index_elements=[table.c[key]], set_=changed))
-        return
-    updated = conn.execute(sa.update(table).where(table.c[key] == values[key]).values(changed))
-    if not updated.rowcount:
-        conn.execute(sa.insert(table).values(values))
 
 
 def _plan(writes: Iterable[EntityWrite], stored: dict[str, _State]) -> _Plan:
@@ -719,14 +677,3 @@ def _chunks(items: Sequence[Any], size: int = IN_CHUNK) -> Iterator[Sequence[Any
         yield items[start : start + size]
 
 
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def _as_utc(value: datetime | None) -> datetime | None:
-    """Return ``value`` as an aware UTC time (SQLite hands back naive times)."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)

@@ -203,14 +203,9 @@ def _columns_by_table(conn: Connection, schema: str, wanted: Collection[str]) ->
 
 def _column(row: Any) -> Column:
     info = map_duckdb_type(row.data_type)
-    return Column(
-        name=row.column_name,
-        data_type=info.data_type,
-        data_type_display=info.data_type_display,
-        array_data_type=info.array_data_type,
+    return info.column(
+        row.column_name,
         data_length=row.character_maximum_length if row.character_maximum_length else info.data_length,
-        precision=info.precision,
-        scale=info.scale,
         nullable=bool(row.is_nullable),
         default=row.column_default,
         description=row.comment or None,
@@ -222,18 +217,9 @@ def _column(row: Any) -> Column:
 def _struct_children(type_string: str) -> tuple[Column, ...]:
     children = []
     for position, (name, field_type) in enumerate(split_duckdb_struct_fields(type_string), start=1):
-        info = map_duckdb_type(field_type)
         children.append(
-            Column(
-                name=name,
-                data_type=info.data_type,
-                data_type_display=info.data_type_display,
-                array_data_type=info.array_data_type,
-                data_length=info.data_length,
-                precision=info.precision,
-                scale=info.scale,
-                ordinal_position=position,
-                children=_struct_children(field_type),
+            map_duckdb_type(field_type).column(
+                name, ordinal_position=position, children=_struct_children(field_type)
             )
         )
     return tuple(children)

@@ -306,14 +306,8 @@ def _column_from_info(
     description: str | None = None,
     children: tuple[Column, ...] = (),
 ) -> Column:
-    return Column(
-        name=name,
-        data_type=info.data_type,
-        data_type_display=info.data_type_display,
-        array_data_type=info.array_data_type,
-        data_length=info.data_length,
-        precision=info.precision,
-        scale=info.scale,
+    return info.column(
+        name,
         nullable=nullable,
         default=default,
         description=description or None,

@@ -25,7 +25,7 @@ from airflow_provider_omingest.models.entities import (
     TableType,
 )
 from airflow_provider_omingest.models.fqn import build_fqn
-from airflow_provider_omingest.sources.type_mapping import TypeInfo
+from airflow_provider_omingest.sources.type_mapping import TypeInfo, split_top_level
 
 __all__ = [
     "SNOWFLAKE_TYPE_NAMES",
@@ -163,14 +163,8 @@ def column_from_row(row: Row, tags: Iterable[str] = ()) -> Column:
     """
     info = snowflake_type(row)
     default = row.get("COLUMN_DEFAULT")
-    return Column(
-        name=row["COLUMN_NAME"],
-        data_type=info.data_type,
-        data_type_display=info.data_type_display,
-        array_data_type=info.array_data_type,
-        data_length=info.data_length,
-        precision=info.precision,
-        scale=info.scale,
+    return info.column(
+        row["COLUMN_NAME"],
         nullable=yes(row.get("IS_NULLABLE", "YES")),
         default=None if default is None else str(default),
         description=text_or_none(row.get("COMMENT")),
@@ -331,7 +325,7 @@ def parse_clustering_key(expression: str | None, column_names: Iterable[str] = (
     body = match.group("body") if match else expression.strip().strip("()")
     known = {c.upper(): c for c in column_names}
     out: list[str] = []
-    for part in _split_top_level(body):
+    for part in filter(str.strip, split_top_level(body)):
         ident = _IDENT.match(part)
         if ident:
             name = ident.group("quoted").replace('""', '"') if ident.group("quoted") else ident.group("plain")
@@ -347,21 +341,6 @@ def parse_clustering_key(expression: str | None, column_names: Iterable[str] = (
     return tuple(out)
 
 
-def _split_top_level(text: str) -> list[str]:
-    parts: list[str] = []
-    depth, quoted, start = 0, False, 0
-    for i, ch in enumerate(text):
-        if ch == '"':
-            quoted = not quoted
-        elif not quoted and ch == "(":
-            depth += 1
-        elif not quoted and ch == ")":
-            depth -= 1
-        elif not quoted and depth == 0 and ch == ",":
-            parts.append(text[start:i])
-            start = i + 1
-    parts.append(text[start:])
-    return [p for p in parts if p.strip()]
 
 
 # ----------------------------------------------------------------------------------- constraints

@@ -578,14 +578,8 @@ def _column(
 ) -> Column:
     info = _mapped_type(col["type"], conn, type_cache)
     default = col.get("default")
-    return Column(
-        name=col["name"],
-        data_type=info.data_type,
-        data_type_display=info.data_type_display,
-        array_data_type=info.array_data_type,
-        data_length=info.data_length,
-        precision=info.precision,
-        scale=info.scale,
+    return info.column(
+        col["name"],
         nullable=bool(col.get("nullable", True)),
         default=None if default is None else str(default),
         description=col.get("comment") or None,

@@ -15,6 +15,8 @@ from typing import Any, NamedTuple
 from sqlalchemy import types as sqltypes
 from sqlalchemy.types import UserDefinedType
 
+from airflow_provider_omingest.models.entities import Column
+
 __all__ = [
     "DUCKDB_TYPE_NAMES",
     "POSTGRES_EXTRA_TYPE_NAMES",
@@ -25,6 +27,7 @@ __all__ = [
     "map_duckdb_type",
     "map_sqlalchemy_type",
     "split_duckdb_struct_fields",
+    "split_top_level",
 ]
 
 log = logging.getLogger(__name__)
@@ -195,6 +198,10 @@ class TypeInfo(NamedTuple):
     precision: int | None = None
     scale: int | None = None
 
+    def column(self, name: str, **fields: Any) -> Column:
+        """Return a column of this type; ``fields`` set the other fields (and may override the type's)."""
+        return Column(name=name, **{**self._asdict(), **fields})
+
 
 class SourceType(UserDefinedType):
     """A source type SQLAlchemy has no class for; subclasses carry ``source_name``."""
@@ -363,13 +370,14 @@ def split_duckdb_struct_fields(type_string: str) -> list[tuple[str, str]]:
     if base.upper() != "STRUCT" or not args:
         return []
     fields: list[tuple[str, str]] = []
-    for part in _split_top_level(args):
+    for part in split_top_level(args):
         name, type_part = _split_field(part.strip())
         fields.append((name, type_part))
     return fields
 
 
-def _split_top_level(text: str) -> list[str]:
+def split_top_level(text: str) -> list[str]:
+    """Split on commas outside parentheses and double quotes."""
     parts: list[str] = []
     depth, quoted, start = 0, False, 0
     for i, ch in enumerate(text):
