@@ -4,17 +4,76 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, ClassVar
 
 from airflow_provider_omingest.exceptions import IncrementalUnsupported
 
+from airflow_provider_omingest.models.units import SchemaSnapshot
+
 if TYPE_CHECKING:
     from airflow_provider_omingest.config import Filters
     from airflow_provider_omingest.models.changes import ChangeSet
-    from airflow_provider_omingest.models.units import SchemaSnapshot, WorkUnit
+    from airflow_provider_omingest.models.entities import DatabaseSchema, Table
+    from airflow_provider_omingest.models.units import TableSlice, WorkUnit
 
-__all__ = ["Source"]
+__all__ = ["Source", "TableSelection", "unit_snapshot"]
+
+
+@dataclass(frozen=True)
+class TableSelection:
+    """Which relations of one schema a work unit asks for: every source applies the same rule."""
+
+    #: The only relations to keep (an incremental unit's named tables), or None for all.
+    names: frozenset[str] | None
+    table_slice: TableSlice | None
+    filters: Filters
+    include_views: bool = True
+
+    @classmethod
+    def of(cls, unit: WorkUnit, schema: str, filters: Filters, include_views: bool = True) -> TableSelection:
+        """Return the selection of ``unit`` for ``schema``."""
+        names = None if unit.only_tables is None else frozenset(unit.only_tables.get(schema, ()))
+        return cls(names, unit.table_slice, filters, include_views)
+
+    @property
+    def asks_nothing(self) -> bool:
+        """Return whether the unit names no table of this schema (nothing to read)."""
+        return self.names is not None and not self.names
+
+    def bindable_names(self, limit: int) -> list[str] | None:
+        """Return the named relations to bind into a query, or None to read all and filter (over ``limit``)."""
+        return sorted(self.names) if self.names is not None and len(self.names) <= limit else None
+
+    def keeps(self, name: str, is_view: bool = False) -> bool:
+        """Return whether the relation ``name`` is selected."""
+        if is_view and not self.include_views:
+            return False
+        if self.names is not None and name not in self.names:
+            return False
+        if self.table_slice is not None and not self.table_slice.contains(name):
+            return False
+        return self.filters.keeps("table", name)
+
+
+def unit_snapshot(
+    unit: WorkUnit,
+    schema: str,
+    schema_entity: DatabaseSchema | None,
+    tables: list[Table],
+    unreflectable: dict[str, str] | None = None,
+) -> SchemaSnapshot:
+    """Return the snapshot of one schema of ``unit`` (complete unless the unit named its tables)."""
+    return SchemaSnapshot(
+        database=unit.database,
+        schema_name=schema,
+        schema_entity=schema_entity,
+        tables=tables,
+        complete=unit.only_tables is None,
+        table_slice=unit.table_slice,
+        unreflectable=unreflectable or {},
+    )
 
 
 class Source(abc.ABC):

@@ -34,7 +34,7 @@ from airflow_provider_omingest.exceptions import (
 )
 from airflow_provider_omingest.models.entities import DatabaseSchema, TableType
 from airflow_provider_omingest.models.units import SchemaSnapshot
-from airflow_provider_omingest.sources.base import Source
+from airflow_provider_omingest.sources.base import Source, TableSelection, unit_snapshot
 from airflow_provider_omingest.sources.bigquery_audit import (
     audit_filter,
     change_set_from_events,
@@ -299,23 +299,20 @@ class BigQuerySource(Source):
         :raises SourceError: when a dataset cannot be read (missing, no permission, ...).
         """
         for dataset in unit.schemas:
-            only = None if unit.only_tables is None else tuple(sorted(set(unit.only_tables.get(dataset, ()))))
-            snapshot = self._read_dataset(unit, dataset, only, filters, include_views)
+            snapshot = self._read_dataset(unit, dataset, TableSelection.of(unit, dataset, filters, include_views))
             log.info("Read %d tables from %s.%s.", len(snapshot.tables), unit.database, dataset)
             yield snapshot
 
-    def _read_dataset(self, unit: WorkUnit, dataset: str, only: tuple[str, ...] | None, filters: Filters,
-                      include_views: bool) -> SchemaSnapshot:
+    def _read_dataset(self, unit: WorkUnit, dataset: str, selection: TableSelection) -> SchemaSnapshot:
         project = unit.database
         schema_entity, location = self._dataset(project, dataset)
-        snapshot = SchemaSnapshot(database=project, schema_name=dataset, schema_entity=schema_entity,
-                                  complete=only is None, table_slice=unit.table_slice)
-        if only is not None and not only:
+        snapshot = unit_snapshot(unit, dataset, schema_entity, [])
+        if selection.asks_nothing:
             return snapshot
-        names = list(only) if only is not None and len(only) <= MAX_BOUND_NAMES else None
+        names = selection.bindable_names(MAX_BOUND_NAMES)
         table_rows = self._table_rows(project, dataset, names, location)
-        kept = {name: row for name, row in table_rows.items() if self._keeps(unit, dataset, row, only, filters,
-                                                                             include_views)}
+        kept = {name: row for name, row in table_rows.items()
+                if selection.keeps(name, row.table_type.upper() in ("VIEW", "MATERIALIZED VIEW"))}
         if not kept:
             return snapshot
         bind = names if names is not None else (sorted(kept) if len(kept) < len(table_rows) else None)
@@ -331,18 +328,6 @@ class BigQuerySource(Source):
                 log.warning("Could not map %s.%s.%s: %s", project, dataset, name, e)
                 snapshot.unreflectable[name] = f"{type(e).__name__}: {e}"
         return snapshot
-
-    @staticmethod
-    def _keeps(unit: WorkUnit, dataset: str, row: TableRow, only: tuple[str, ...] | None, filters: Filters,
-               include_views: bool) -> bool:
-        name = row.table_name
-        if not include_views and row.table_type.upper() in ("VIEW", "MATERIALIZED VIEW"):
-            return False
-        if only is not None and name not in only:
-            return False
-        if unit.table_slice is not None and not unit.table_slice.contains(name):
-            return False
-        return filters.keeps("table", name)
 
     def _dataset(self, project: str, dataset: str) -> tuple[DatabaseSchema, str | None]:
         try:

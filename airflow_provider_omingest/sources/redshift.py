@@ -27,7 +27,7 @@ from airflow_provider_omingest.exceptions import IncrementalUnsupported, Missing
 from airflow_provider_omingest.models.changes import ChangeSet, TableRef
 from airflow_provider_omingest.models.entities import DatabaseSchema, Table
 from airflow_provider_omingest.models.units import SchemaSnapshot
-from airflow_provider_omingest.sources.base import Source
+from airflow_provider_omingest.sources.base import Source, TableSelection, unit_snapshot
 from airflow_provider_omingest.sources.redshift_ddl import (
     DdlEvent,
     DdlParseError,
@@ -359,50 +359,31 @@ class RedshiftSource(Source):
         :raises SourceError: when a schema cannot be read (never an empty snapshot instead).
         """
         for schema in unit.schemas:
-            only = None if unit.only_tables is None else tuple(unit.only_tables.get(schema, ()))
+            selection = TableSelection.of(unit, schema, filters, include_views)
             before = self.statements
             try:
-                schema_entity, tables = self._read_schema(unit, schema, only, filters, include_views)
+                schema_entity, tables = self._read_schema(unit, schema, selection)
             except (SourceError, MissingDependency):
                 raise
             except Exception as e:
                 raise SourceError(unit.database, schema, f"{type(e).__name__}: {e}") from e
             log.info("Read %d tables from %s.%s in %d statements.", len(tables), unit.database, schema,
                      self.statements - before)
-            yield SchemaSnapshot(
-                database=unit.database,
-                schema_name=schema,
-                schema_entity=schema_entity,
-                tables=tables,
-                complete=unit.only_tables is None,
-                table_slice=unit.table_slice,
-            )
+            yield unit_snapshot(unit, schema, schema_entity, tables)
 
-    def _read_schema(
-        self, unit: WorkUnit, schema: str, only: tuple[str, ...] | None, filters: Filters, include_views: bool
-    ) -> tuple[DatabaseSchema, list[Table]]:
+    def _read_schema(self, unit: WorkUnit, schema: str, selection: TableSelection) -> tuple[DatabaseSchema, list[Table]]:
         database = unit.database
         rows = self._fetch(database, _SCHEMA, [schema])
         if not rows:
             raise SourceError(database, schema, "the schema does not exist")
         _, description, external_database, _eskind = rows[0]
         schema_entity = DatabaseSchema(name=schema, description=text_or_none(description))
-        if only is not None and not only:
+        if selection.asks_nothing:
             return schema_entity, []
-
-        def keep(name: str, is_view: bool) -> bool:
-            if is_view and not include_views:
-                return False
-            if only is not None and name not in only:
-                return False
-            if unit.table_slice is not None and not unit.table_slice.contains(name):
-                return False
-            return filters.keeps("table", name)
-
-        bound = list(only) if only is not None and len(only) <= MAX_BOUND_NAMES else None
+        bound = selection.bindable_names(MAX_BOUND_NAMES)
         if external_database is not None:
-            return schema_entity, self._read_external(database, schema, keep, bound)
-        return schema_entity, self._read_local(database, schema, keep, bound)
+            return schema_entity, self._read_external(database, schema, selection.keeps, bound)
+        return schema_entity, self._read_local(database, schema, selection.keeps, bound)
 
     # ---- local schemas
 

@@ -34,7 +34,7 @@ from airflow_provider_omingest.exceptions import (
 from airflow_provider_omingest.models.changes import ChangeSet
 from airflow_provider_omingest.models.entities import DatabaseSchema, Table, TableType
 from airflow_provider_omingest.models.units import SchemaSnapshot
-from airflow_provider_omingest.sources.base import Source
+from airflow_provider_omingest.sources.base import Source, TableSelection, unit_snapshot
 from airflow_provider_omingest.sources.snowflake_mapping import (
     Relation,
     TagIndex,
@@ -436,35 +436,28 @@ class SnowflakeSource(Source):
         :raises SourceError: when a schema cannot be read (missing, no privilege, ...).
         """
         for schema in unit.schemas:
-            only = None if unit.only_tables is None else tuple(unit.only_tables.get(schema, ()))
-            keep = _keep_function(unit, only, filters, include_views)
-            entity, tables = self._read_schema(unit, schema, only, keep, include_views)
+            selection = TableSelection.of(unit, schema, filters, include_views)
+            entity, tables = self._read_schema(unit, schema, selection)
             log.info("Read %d tables from %s.%s.", len(tables), unit.database, schema)
-            yield SchemaSnapshot(
-                database=unit.database,
-                schema_name=schema,
-                schema_entity=entity,
-                tables=tables,
-                complete=unit.only_tables is None,
-                table_slice=unit.table_slice,
-            )
+            yield unit_snapshot(unit, schema, entity, tables)
 
     def _read_schema(
         self,
         unit: WorkUnit,
         schema: str,
-        only: tuple[str, ...] | None,
-        keep: Callable[[Relation], bool],
-        include_views: bool,
+        selection: TableSelection,
     ) -> tuple[DatabaseSchema, list[Table]]:
         database = unit.database
         try:
             schema_row = self._schema_row(database, schema)
-            if only is not None and not only:
+            if selection.asks_nothing:
                 return schema_entity(schema_row, self._tags_for(unit).get((database, schema))), []
-            bound = only if only is not None and len(only) <= self.max_bound_names else None
-            relations = self._relations(database, schema, bound, include_views)
-            kept = {name: rel for name, rel in relations.items() if keep(rel)}
+            names = selection.bindable_names(self.max_bound_names)
+            bound = None if names is None else tuple(names)
+            relations = self._relations(database, schema, bound, selection.include_views)
+            # temporary tables are session-local: never catalogued
+            kept = {name: rel for name, rel in relations.items()
+                    if rel.table_type is not TableType.LOCAL and selection.keeps(rel.name, rel.is_view)}
             tags = self._tags_for(unit).get((database, schema))
             entity = schema_entity(schema_row, tags)
             if not kept:
@@ -668,26 +661,6 @@ class SnowflakeSource(Source):
 
 
 # ------------------------------------------------------------------------------------ internals
-
-
-def _keep_function(
-    unit: WorkUnit, only: tuple[str, ...] | None, filters: Filters, include_views: bool
-) -> Callable[[Relation], bool]:
-    wanted = None if only is None else frozenset(only)
-    table_slice = unit.table_slice
-
-    def keep(rel: Relation) -> bool:
-        if rel.is_view and not include_views:
-            return False
-        if rel.table_type is TableType.LOCAL:
-            return False
-        if wanted is not None and rel.name not in wanted:
-            return False
-        if table_slice is not None and not table_slice.contains(rel.name):
-            return False
-        return filters.keeps("table", rel.name)
-
-    return keep
 
 
 def _is_sql_error(error: BaseException) -> bool:

@@ -39,7 +39,7 @@ from airflow_provider_omingest.models.entities import (
 from airflow_provider_omingest.models.fqn import build_fqn
 from airflow_provider_omingest.models.units import SchemaSnapshot
 from airflow_provider_omingest.sources import duckdb_reflection, sql_digests
-from airflow_provider_omingest.sources.base import Source
+from airflow_provider_omingest.sources.base import Source, TableSelection, unit_snapshot
 from airflow_provider_omingest.sources.type_mapping import (
     TypeInfo,
     extend_postgres_type_names,
@@ -293,18 +293,12 @@ class SqlAlchemySource(Source):
         :raises SourceError: when a schema cannot be read (it does not exist, permission, ...).
         """
         for schema in unit.schemas:
-            keep = _keep_function(unit, schema, filters, include_views)
-            names = _requested_names(unit, schema)
-            schema_entity, tables = self._read_schema(unit.database, schema, keep, names)
+            selection = TableSelection.of(unit, schema, filters, include_views)
+            names = selection.bindable_names(MAX_FILTER_NAMES)
+            schema_entity, tables = self._read_schema(unit.database, schema, selection.keeps,
+                                                      None if names is None else tuple(names))
             log.info("Read %d tables from %s.%s.", len(tables), unit.database, schema)
-            yield SchemaSnapshot(
-                database=unit.database,
-                schema_name=schema,
-                schema_entity=schema_entity,
-                tables=tables,
-                complete=unit.only_tables is None,
-                table_slice=unit.table_slice,
-            )
+            yield unit_snapshot(unit, schema, schema_entity, tables)
 
     def _read_schema(
         self, database: str, schema: str, keep: KeepFn, names: tuple[str, ...] | None = None
@@ -352,33 +346,6 @@ class _ListingConnection:
         self.conn.close()
         if isinstance(exc, Exception) and not isinstance(exc, SourceError):
             raise SourceError(self.database, None, str(exc)) from exc
-
-
-def _requested_names(unit: WorkUnit, schema: str) -> tuple[str, ...] | None:
-    """Return the only relations of ``schema`` the unit may keep (incremental units), or None (all).
-
-    None as well above :data:`MAX_FILTER_NAMES` names: the whole schema is read and filtered.
-    """
-    if unit.only_tables is None:
-        return None
-    names = tuple(unit.only_tables.get(schema, ()))
-    return names if len(names) <= MAX_FILTER_NAMES else None
-
-
-def _keep_function(unit: WorkUnit, schema: str, filters: Filters, include_views: bool) -> KeepFn:
-    only = None if unit.only_tables is None else frozenset(unit.only_tables.get(schema, ()))
-    table_slice = unit.table_slice
-
-    def keep(name: str, is_view: bool) -> bool:
-        if is_view and not include_views:
-            return False
-        if only is not None and name not in only:
-            return False
-        if table_slice is not None and not table_slice.contains(name):
-            return False
-        return filters.keeps("table", name)
-
-    return keep
 
 
 # ---------------------------------------------------------------------- counting
