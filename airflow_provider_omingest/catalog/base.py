@@ -101,7 +101,9 @@ class Catalog(abc.ABC):
         Soft: ``deleted`` is set, version + 1, a 'deleted' history entry; already-deleted
         entities are not counted. Hard: the entities and their history are removed (already
         soft-deleted ones count, since purging them is a change). Deleting a schema entity
-        does not delete its tables: the engine lists them.
+        does not delete its tables: the engine lists them in the same call. A catalog may refuse
+        (with a non-retryable :class:`~airflow_provider_omingest.exceptions.CatalogError`, changing
+        nothing) to delete a schema whose live tables are not in the call, as OpenMetadata does.
         """
 
     @abc.abstractmethod
