@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 MODES = ("auto", "full", "incremental")
 UNIT_LABEL_KEY = "omingest_unit"
 PLAN_XCOM_KEY = "plan"
+#: How long the snapshots of a failed run are kept for retries before a successful run purges them.
+SNAPSHOT_RETENTION = timedelta(days=7)
 #: Use as ``map_index_template`` so that each mapped task instance shows its schemas in the UI.
 UNIT_MAP_INDEX_TEMPLATE = "{{ omingest_unit }}"
 
@@ -372,7 +375,11 @@ class OmingestSummaryOperator(_AfterUnitsOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_omingest.catalog.base import RunRecord
         from airflow_provider_omingest.engine.stages import DeleteResult, summarize
-        from airflow_provider_omingest.snapshot_store import default_snapshot_base, delete_run_snapshots
+        from airflow_provider_omingest.snapshot_store import (
+            default_snapshot_base,
+            delete_run_snapshots,
+            purge_stale_snapshots,
+        )
 
         ti = context["ti"]
         plan, results = self._plan_and_results(context)
@@ -407,8 +414,9 @@ class OmingestSummaryOperator(_AfterUnitsOperator):
 
             stored = write_watermark(self.watermark_key or context["dag"].dag_id, plan.source_clock, context["run_id"])
             log.info("Watermark advanced to %s", stored.isoformat())
-        delete_run_snapshots(self.snapshot_path or default_snapshot_base(), context["dag"].dag_id,
-                             context["run_id"])
+        base = self.snapshot_path or default_snapshot_base()
+        delete_run_snapshots(base, context["dag"].dag_id, context["run_id"])
+        purge_stale_snapshots(base, context["dag"].dag_id, older_than=SNAPSHOT_RETENTION)
         return payload
 
 
