@@ -139,13 +139,28 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"  - {line}")
     ok = _demo_run(dag, "Run 2", catalog_path) and ok
     print(f"\nCatalog: sqlite:///{catalog_path}")
-    print(f"  list it:  omingest catalog --catalog sqlite:///{catalog_path} --service demo")
+    print(f"  list it:  {_this_command()} catalog --catalog sqlite:///{catalog_path} --service demo")
     print(f"Airflow home of the demo: {workdir / 'airflow'} (task logs, run history)")
     return 0 if ok else 1
 
 
+def _this_command() -> str:
+    """Return how to call this command again from the current folder (e.g. ``.venv/bin/omingest``)."""
+    path = Path(sys.argv[0])
+    if path.name != "omingest" or "/" not in sys.argv[0]:
+        return "omingest"  # found on PATH (or run as python -m)
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def _demo_environment(workdir: Path, dags: Path, warehouse: Path, catalog_path: Path) -> None:
     """Point Airflow at the demo's own home before it is imported."""
+    import warnings
+
+    # Airflow imports FastAPI's test client, which warns about a future httpx; not the user's concern.
+    warnings.filterwarnings("ignore", message=".*starlette.testclient.*")
     home = workdir / "airflow"
     os.environ.update({
         "AIRFLOW_HOME": str(home),
