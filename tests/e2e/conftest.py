@@ -1,11 +1,9 @@
-"""Markers and hooks of the end-to-end tests (they start real Airflow processes: minutes, not seconds)."""
+"""Hooks of the end-to-end tests (they start real Airflow processes: minutes, not seconds).
+
+The ``e2e`` and ``slow`` markers are registered in pyproject.toml.
+"""
 
 import pytest
-
-
-def pytest_configure(config):
-    config.addinivalue_line("markers", "e2e: starts real Airflow processes (scheduler, api-server, ...)")
-    config.addinivalue_line("markers", "slow: takes minutes; deselect with -m 'not slow'")
 
 
 @pytest.hookimpl(hookwrapper=True)
