@@ -243,7 +243,15 @@ class SqlCatalog(Catalog):
         )
         with self._transaction(f"read the scope {service}.{database} {len(schemas)} schema(s)") as conn:
             rows = conn.execute(query).all()
-        return {row.fqn: StoredEntity(**row._asdict()) for row in rows}
+        # Plain tuples with keyword arguments: Row._asdict() per row costs more than the
+        # validation (and model_construct() is no faster than pydantic-core's validation here).
+        return {
+            fqn: StoredEntity(
+                fqn=fqn, kind=kind, database=db, schema_name=schema, name=name, fingerprint=fingerprint,
+                deleted=deleted, source_digest=digest,
+            )
+            for fqn, kind, db, schema, name, fingerprint, deleted, digest in rows
+        }
 
     def list_schemas(self, service: str, database: str) -> list[str]:
         """Return the names of the live schemas of ``database``, sorted.

@@ -14,7 +14,7 @@ from airflow_provider_omingest.catalog.base import Catalog
 from airflow_provider_omingest.config import Filters
 from airflow_provider_omingest.exceptions import IncrementalUnsupported
 from airflow_provider_omingest.models.changes import ChangeSet, TableRef
-from airflow_provider_omingest.models.fqn import build_fqn
+from airflow_provider_omingest.models.fqn import build_fqn, quote_part
 from airflow_provider_omingest.sources.base import Source
 
 __all__ = ["find_changes", "tables_to_fetch"]
@@ -56,16 +56,23 @@ def _changes_by_digest(
             continue
         digests = source.table_digests(db, schemas)
         stored = catalog.read_scope(service, db, schemas)
+        # The live tables of each schema, grouped once (not one pass over the scope per schema).
+        live_tables: dict[str | None, list[str]] = {}
+        for e in stored.values():
+            if e.kind == "table" and not e.deleted:
+                live_tables.setdefault(e.schema_name, []).append(e.name)
         for schema in schemas:
             listed = digests.get(schema, {})
+            # build_fqn(service, db, schema, table) with the constant prefix quoted once.
+            prefix = build_fqn(service, db, schema) + "."
             for table, digest in listed.items():
-                old = stored.get(build_fqn(service, db, schema, table))
+                old = stored.get(prefix + quote_part(table))
                 if old is None or old.deleted or old.source_digest != digest:
                     changes.changed.append(TableRef(database=db, schema_name=schema, table=table))
             changes.dropped.extend(
-                TableRef(database=db, schema_name=schema, table=e.name)
-                for e in stored.values()
-                if e.kind == "table" and not e.deleted and e.schema_name == schema and e.name not in listed
+                TableRef(database=db, schema_name=schema, table=name)
+                for name in live_tables.get(schema, ())
+                if name not in listed
             )
     return changes
 
