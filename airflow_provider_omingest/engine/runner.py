@@ -66,13 +66,20 @@ def run_ingestion(
         return update_unit(catalog, settings, unit, snapshots, run_id=run_id, dry_run=dry_run)
 
     results: list[UnitResult] = []
-    with ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="omingest") as pool:
-        futures = {pool.submit(work, u): u for u in plan.units}
-        for fut in as_completed(futures):
+    if settings.threads == 1:  # in this thread: simpler tracebacks and profiles
+        for unit in plan.units:
             try:
-                results.append(fut.result())
+                results.append(work(unit))
             except Exception:
-                log.exception("Unit %s failed; nothing in it will be deleted", futures[fut].unit_id)
+                log.exception("Unit %s failed; nothing in it will be deleted", unit.unit_id)
+    else:
+        with ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="omingest") as pool:
+            futures = {pool.submit(work, u): u for u in plan.units}
+            for fut in as_completed(futures):
+                try:
+                    results.append(fut.result())
+                except Exception:
+                    log.exception("Unit %s failed; nothing in it will be deleted", futures[fut].unit_id)
     deleted: DeleteResult | None = None
     refused: DeletionRefused | None = None
     try:

@@ -18,77 +18,104 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
-__all__ = ["DIGEST_DIALECTS", "read_table_digests"]
+__all__ = [
+    "DIGEST_DIALECTS",
+    "PG_DIGEST",
+    "PG_DIGEST_MIN_VERSION",
+    "PG_RELATION_FILTER",
+    "PG_RELATION_JOINS",
+    "read_table_digests",
+    "supports_digests",
+]
 
 log = logging.getLogger(__name__)
 
 #: Dialects with a digest query.
 DIGEST_DIALECTS = frozenset({"postgresql", "duckdb", "sqlite"})
 
-# The same relations as the extraction reads (partitions are part of their parent). Columns in
-# attnum order; constraints by name. pg_description is joined rather than read through
-# obj_description()/col_description(), which are SQL functions run as nested statements. The
-# canonical text is plain concatenation rather than JSON: every variable field is
-# quote_nullable()d (a SQL literal with quotes and backslashes escaped, or NULL), so the
-# separators outside the literals keep it unambiguous. The relations are a NOT MATERIALIZED CTE
-# so that the planner keeps pg_class's statistics (a materialized one made it misestimate the
-# joins by orders of magnitude and JIT-compile the query, ~0.6 s).
-_PG_DIGESTS_TEMPLATE = """
-    with rel as not materialized (
-        select c.oid, n.nspname::text as schema_name, c.relname::text as table_name, c.relkind
-        from pg_catalog.pg_class c
-        join pg_catalog.pg_namespace n on n.oid = c.relnamespace
-        where n.nspname = any(cast(:schemas as text[]))
-          and c.relkind in ('r', 'p', 'v', 'm', 'f')
-          and not c.relispartition{named}
-    )
-    select rel.schema_name,
-           rel.table_name,
-           md5(quote_nullable(rel.relkind::text)
-               || '; ' || quote_nullable(td.description)
-               || '; (' || coalesce(cols.def, '') || ')'
-               || '; (' || coalesce(cons.def, '') || ')'
-               || '; ' || quote_nullable(case when rel.relkind in ('v', 'm')
-                                              then pg_catalog.pg_get_viewdef(rel.oid) end)
-               || '; ' || quote_nullable(case when rel.relkind = 'p'
-                                              then pg_catalog.pg_get_partkeydef(rel.oid) end)
-           ) as digest
-    from rel
+# PostgreSQL (14 and later: hash_record_extended, bit_xor). The same relations as the extraction
+# reads (partitions are part of their parent). Each column is hashed as a record of what the
+# extraction reads (position, name, type, nullability, default, identity, generation, comment;
+# the type's name too for user-defined types, which can be renamed), and the column hashes are
+# XOR-ed: no string is built per column, which made the digest of 10,000 tables twice as slow.
+# Constraints keep their text (pg_get_constraintdef names the referred table, so renaming it
+# moves the digest), views their definition. pg_description is joined rather than read through
+# obj_description()/col_description(), which are SQL functions run as nested statements.
+# Every variable field of the final text is quote_nullable()d, so the separators are unambiguous.
+#
+# The fragments below are shared with the extraction query
+# (:mod:`~airflow_provider_omingest.sources.postgres_reflection`), which computes the same digest
+# in the same statement as the structure it reads.
+
+#: A column as hashed; ``a`` is pg_attribute, ``ad`` pg_attrdef, ``cd`` the column's pg_description.
+PG_COLUMN_RECORD = """(a.attnum, a.attname, a.atttypid, a.atttypmod, a.attnotnull, a.attidentity,
+                a.attgenerated, pg_catalog.pg_get_expr(ad.adbin, ad.adrelid), cd.description,
+                case when a.atttypid >= 16384 then pg_catalog.format_type(a.atttypid, a.atttypmod) end)"""
+
+#: Lateral joins on a relation ``c`` (pg_class): ``def`` (view definition, partition key),
+#: ``cols`` (``hash`` and ``{column_items}``), ``cons`` (``text`` and ``{constraint_items}``) and
+#: ``td`` (the relation's comment). The placeholders add the extraction's own aggregates and joins.
+PG_RELATION_JOINS = """
+    cross join lateral (
+        select case when c.relkind in ('v', 'm') then pg_catalog.pg_get_viewdef(c.oid) end as view_definition,
+               case when c.relkind = 'p' then pg_catalog.pg_get_partkeydef(c.oid) end as partition_key
+    ) def
     left join lateral (
-        select string_agg(
-                   quote_nullable(a.attname::text)
-                   || ' ' || quote_nullable(pg_catalog.format_type(a.atttypid, a.atttypmod))
-                   || ' ' || case when a.attnotnull then 't' else 'f' end
-                   || ' ' || quote_nullable(pg_catalog.pg_get_expr(ad.adbin, ad.adrelid))
-                   || ' ' || quote_nullable(a.attidentity::text)
-                   || ' ' || quote_nullable(a.attgenerated::text)
-                   || ' ' || quote_nullable(cd.description),
-                   ', ' order by a.attnum) as def
+        select {column_items}bit_xor(hash_record_extended(%s, 0)) as hash
         from pg_catalog.pg_attribute a
         left join pg_catalog.pg_attrdef ad on ad.adrelid = a.attrelid and ad.adnum = a.attnum
         left join pg_catalog.pg_description cd
           on cd.objoid = a.attrelid and cd.classoid = 'pg_catalog.pg_class'::regclass
-         and cd.objsubid = a.attnum
-        where a.attrelid = rel.oid and a.attnum > 0 and not a.attisdropped
+         and cd.objsubid = a.attnum{column_joins}
+        where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
     ) cols on true
     left join lateral (
-        select string_agg(
+        select {constraint_items}string_agg(
                    quote_nullable(co.conname::text)
                    || ' ' || quote_nullable(co.contype::text)
                    || ' ' || quote_nullable(pg_catalog.pg_get_constraintdef(co.oid)),
-                   ', ' order by co.conname, co.contype) as def
-        from pg_catalog.pg_constraint co
-        where co.conrelid = rel.oid
+                   ', ' order by co.conname, co.contype) as text
+        from pg_catalog.pg_constraint co{constraint_joins}
+        where co.conrelid = c.oid
     ) cons on true
     left join pg_catalog.pg_description td
-      on td.objoid = rel.oid and td.classoid = 'pg_catalog.pg_class'::regclass and td.objsubid = 0
+      on td.objoid = c.oid and td.classoid = 'pg_catalog.pg_class'::regclass and td.objsubid = 0
+""" % PG_COLUMN_RECORD.replace("%", "%%")
+
+#: The digest of relation ``c``, over :data:`PG_RELATION_JOINS`.
+PG_DIGEST = """md5(quote_nullable(c.relkind::text)
+               || '; ' || quote_nullable(td.description)
+               || '; ' || coalesce(cols.hash::text, '')
+               || '; (' || coalesce(cons.text, '') || ')'
+               || '; ' || quote_nullable(def.view_definition)
+               || '; ' || quote_nullable(def.partition_key))"""
+
+#: The relations the PostgreSQL source reads (``c``, in schema ``n``).
+PG_RELATION_FILTER = """c.relkind in ('r', 'p', 'v', 'm', 'f') and not c.relispartition"""
+
+#: The first PostgreSQL version with a digest query.
+PG_DIGEST_MIN_VERSION = (14,)
+
+_PG_DIGESTS_TEMPLATE = (
     """
+    select n.nspname::text as schema_name, c.relname::text as table_name, """
+    + PG_DIGEST
+    + """ as digest
+    from pg_catalog.pg_class c
+    join pg_catalog.pg_namespace n on n.oid = c.relnamespace"""
+    + PG_RELATION_JOINS.format(column_items="", column_joins="", constraint_items="", constraint_joins="")
+    + """
+    where n.nspname = any(cast(:schemas as text[]))
+      and """
+    + PG_RELATION_FILTER
+    + "{named}\n"
+)
 
 _PG_DIGESTS = text(_PG_DIGESTS_TEMPLATE.format(named=""))
 
 # The same, for the relations named only (incremental extraction of a few tables).
 _PG_NAMED_DIGESTS = text(
-    _PG_DIGESTS_TEMPLATE.format(named="\n          and c.relname = any(cast(:tables as text[]))")
+    _PG_DIGESTS_TEMPLATE.format(named="\n      and c.relname = any(cast(:tables as text[]))")
 )
 
 # Tables and views of the current database (attached catalogs are other databases), with their
@@ -146,6 +173,13 @@ _SQLITE_RELATIONS = """
     from {schema}.sqlite_master m
     where m.type in ('table', 'view') and m.name not like 'sqlite\\_%' escape '\\'
     """
+
+
+def supports_digests(conn: Connection) -> bool:
+    """Return whether the server behind ``conn`` has a digest query (PostgreSQL: 14 or later)."""
+    if conn.dialect.name != "postgresql":
+        return conn.dialect.name in DIGEST_DIALECTS
+    return tuple((conn.dialect.server_version_info or ())[:1]) >= PG_DIGEST_MIN_VERSION
 
 
 def read_table_digests(

@@ -38,7 +38,7 @@ from airflow_provider_omingest.models.entities import (
 )
 from airflow_provider_omingest.models.fqn import build_fqn
 from airflow_provider_omingest.models.units import SchemaSnapshot
-from airflow_provider_omingest.sources import duckdb_reflection, sql_digests
+from airflow_provider_omingest.sources import duckdb_reflection, postgres_reflection, sql_digests
 from airflow_provider_omingest.sources.base import Source, TableSelection, unit_snapshot
 from airflow_provider_omingest.sources.type_mapping import (
     TypeInfo,
@@ -271,7 +271,12 @@ class SqlAlchemySource(Source):
         """
         self._require_digests()
         with self._listing(database) as conn:
-            return sql_digests.read_table_digests(conn, schemas)
+            if sql_digests.supports_digests(conn):
+                return sql_digests.read_table_digests(conn, schemas)
+            version = ".".join(map(str, conn.dialect.server_version_info or ()))
+        raise IncrementalUnsupported(
+            self.kind, f"server version {version} has no digest query (PostgreSQL 14 or later); runs are full"
+        )
 
     def _require_digests(self) -> None:
         if self.kind not in sql_digests.DIGEST_DIALECTS:
@@ -292,19 +297,51 @@ class SqlAlchemySource(Source):
         :param include_views: whether to read views and materialized views.
         :raises SourceError: when a schema cannot be read (it does not exist, permission, ...).
         """
-        for schema in unit.schemas:
-            selection = TableSelection.of(unit, schema, filters, include_views)
+        selections = {s: TableSelection.of(unit, s, filters, include_views) for s in unit.schemas}
+        engine = self.engine  # a missing driver is not a schema failure
+        if self.kind == "postgresql":
+            try:
+                with engine.connect() as conn:
+                    if postgres_reflection.supports_bulk_reads(conn):
+                        yield from self._read_postgres_unit(conn, unit, selections)
+                        return
+            except SourceError:
+                raise
+            except Exception as e:
+                raise SourceError(unit.database, ", ".join(unit.schemas), str(e)) from e
+        for schema, selection in selections.items():
             names = selection.bindable_names(MAX_FILTER_NAMES)
             schema_entity, tables = self._read_schema(unit.database, schema, selection.keeps,
                                                       None if names is None else tuple(names))
             log.info("Read %d tables from %s.%s.", len(tables), unit.database, schema)
             yield unit_snapshot(unit, schema, schema_entity, tables)
 
+    def _read_postgres_unit(
+        self, conn: Connection, unit: WorkUnit, selections: dict[str, TableSelection]
+    ) -> Iterator[SchemaSnapshot]:
+        """Read a whole unit from pg_catalog: one listing, then one read of the selected relations."""
+        listings = postgres_reflection.list_relations(conn, list(selections))
+        wanted: dict[int, tuple[str, str]] = {}
+        for schema, selection in selections.items():
+            listing = listings.get(schema)
+            if listing is None or selection.asks_nothing:
+                continue
+            for name, (oid, is_view) in listing.relations.items():
+                if selection.keeps(name, is_view):
+                    wanted[oid] = (schema, name)
+        tables = postgres_reflection.read_relations(conn, unit.database, wanted)
+        for schema in selections:
+            if schema not in listings:
+                raise SourceError(unit.database, schema, "the schema does not exist")
+            schema_tables = tables.get(schema, [])
+            log.info("Read %d tables from %s.%s.", len(schema_tables), unit.database, schema)
+            yield unit_snapshot(unit, schema, listings[schema].schema, schema_tables)
+
     def _read_schema(
         self, database: str, schema: str, keep: KeepFn, names: tuple[str, ...] | None = None
     ) -> tuple[DatabaseSchema, list[Table]]:
         """Read one schema; ``names``: only these relations can be kept (incremental), read only them."""
-        engine = self.engine  # a missing driver is not a schema failure
+        engine = self.engine
         try:
             with engine.connect() as conn:
                 # Digests first: a DDL racing the reads leaves an older digest, refetched next run.
@@ -322,7 +359,7 @@ class SqlAlchemySource(Source):
         return schema_entity, tables
 
     def _schema_digests(self, conn: Connection, schema: str, names: tuple[str, ...] | None = None) -> dict[str, str]:
-        if self.kind not in sql_digests.DIGEST_DIALECTS:
+        if self.kind not in sql_digests.DIGEST_DIALECTS or not sql_digests.supports_digests(conn):
             return {}
         return sql_digests.read_table_digests(conn, [schema], tables=names)[schema]
 

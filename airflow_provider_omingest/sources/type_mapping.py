@@ -25,6 +25,7 @@ __all__ = [
     "TypeInfo",
     "extend_postgres_type_names",
     "map_duckdb_type",
+    "map_postgres_type",
     "map_sqlalchemy_type",
     "split_duckdb_struct_fields",
     "split_top_level",
@@ -185,6 +186,50 @@ DUCKDB_TYPE_NAMES: dict[str, str] = {
     '"NULL"': "NULL",
 }
 
+#: PostgreSQL type names as ``format_type()`` spells them (arguments removed) -> OpenMetadata
+#: dataType; :data:`POSTGRES_EXTRA_TYPE_NAMES` adds the rarer ones.
+POSTGRES_TYPE_NAMES: dict[str, str] = {
+    "smallint": "SMALLINT",
+    "integer": "INT",
+    "bigint": "BIGINT",
+    "oid": "INT",
+    "numeric": "NUMERIC",
+    "real": "FLOAT",
+    "double precision": "DOUBLE",
+    "money": "MONEY",
+    "character varying": "VARCHAR",
+    "character": "CHAR",
+    "bpchar": "CHAR",
+    '"char"': "CHAR",
+    "text": "TEXT",
+    "citext": "TEXT",
+    "bytea": "BYTEA",
+    "boolean": "BOOLEAN",
+    "date": "DATE",
+    "time without time zone": "TIME",
+    "time with time zone": "TIME",
+    "timestamp without time zone": "TIMESTAMP",
+    "timestamp with time zone": "TIMESTAMPZ",
+    "interval": "INTERVAL",
+    "uuid": "UUID",
+    "json": "JSON",
+    "jsonb": "JSON",
+    "hstore": "MAP",
+    "inet": "INET",
+    "cidr": "CIDR",
+    "macaddr": "MACADDR",
+    "macaddr8": "MACADDR",
+    "tsvector": "TSVECTOR",
+    "tsquery": "TSQUERY",
+    "bit": "BIT",
+    "bit varying": "BIT",
+    "regclass": "STRING",
+    "regconfig": "STRING",
+    **{f"{r}range": "STRING" for r in ("int4", "int8", "num", "ts", "tstz", "date")},
+    **{f"{r}multirange": "STRING" for r in ("int4", "int8", "num", "ts", "tstz", "date")},
+    **POSTGRES_EXTRA_TYPE_NAMES,
+}
+
 _warned: set[str] = set()
 
 
@@ -324,6 +369,55 @@ def _numeric_attr(type_: sqltypes.TypeEngine[Any], attr: str) -> int | None:
         return None
     value = getattr(type_, attr, None)
     return value if isinstance(value, int) else None
+
+
+# --------------------------------------------------------------------------- PostgreSQL type strings
+
+_PG_TYPMOD = re.compile(r"\((?P<args>[^)]*)\)")
+_PG_SHORT_NAMES = (("character varying", "varchar"), ("character", "char"), ("bpchar", "char"))
+
+
+def map_postgres_type(
+    spelled: str, kind: str = "b", element_kind: str | None = None, domain_base: str | None = None
+) -> TypeInfo:
+    """Normalise a type as PostgreSQL's ``format_type()`` spells it, e.g. ``character varying(20)[]``.
+
+    The display string is the one :func:`map_sqlalchemy_type` gives for the same type
+    (``varchar(20)[]``); enums and domains keep their (possibly schema-qualified) name.
+
+    :param spelled: ``format_type(atttypid, atttypmod)``.
+    :param kind: ``pg_type.typtype`` of the type (``e`` enum, ``d`` domain, ``r`` range, ...).
+    :param element_kind: ``typtype`` of the element type, for arrays.
+    :param domain_base: ``format_type(typbasetype, typtypmod)``, for domains.
+    """
+    if kind == "d" and domain_base is not None:
+        return map_postgres_type(domain_base)._replace(data_type_display=spelled)
+    if spelled.endswith("[]"):
+        item = map_postgres_type(spelled[:-2], element_kind or "b")
+        return TypeInfo("ARRAY", item.data_type_display + "[]", array_data_type=item.data_type)
+    if kind == "e":
+        return TypeInfo("ENUM", spelled)
+    base = " ".join(_PG_TYPMOD.sub("", spelled).split())
+    args = [a.strip() for a in (m.group("args") for m in _PG_TYPMOD.finditer(spelled)) for a in a.split(",")]
+    display = spelled
+    for long, short in _PG_SHORT_NAMES:
+        if display == long or display.startswith(long + "("):
+            display = short + display[len(long):]
+            break
+    data_type = POSTGRES_TYPE_NAMES.get(base)
+    if data_type is None and base.startswith("interval"):
+        data_type = "INTERVAL"  # interval day to second, ...
+    if data_type is None:
+        if kind == "r" or kind == "m":
+            return TypeInfo("STRING", display)
+        _warn_unknown(base, "PostgreSQL")
+        return TypeInfo(UNKNOWN, display)
+    numbers = [int(a) for a in args if a.lstrip("-").isdigit()]
+    if data_type in ("CHAR", "VARCHAR"):
+        return TypeInfo(data_type, display, data_length=numbers[0] if numbers else None)
+    if data_type == "NUMERIC" and numbers:
+        return TypeInfo(data_type, display, precision=numbers[0], scale=numbers[1] if len(numbers) > 1 else 0)
+    return TypeInfo(data_type, display)
 
 
 # --------------------------------------------------------------------------- DuckDB types

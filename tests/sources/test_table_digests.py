@@ -296,8 +296,12 @@ def test_extract_sets_the_same_digest(db: Db) -> None:
         assert [(t.name, t.source_digest) for t in snapshot.tables] == [("t", after["t"])]
 
 
+@pytest.mark.parametrize("db", ["duckdb", "sqlite"], indirect=True)
 def test_digest_is_read_before_the_structure(db: Db, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A DDL committed between the digest and the structure reads leaves the older digest."""
+    """A DDL committed between the digest and the structure reads leaves the older digest.
+
+    PostgreSQL reads both in one statement: see test_postgres_digest_and_structure_are_one_read.
+    """
     from airflow_provider_omingest.sources import sqlalchemy_source
 
     before = db.digests()
@@ -324,6 +328,27 @@ def test_digest_is_read_before_the_structure(db: Db, monkeypatch: pytest.MonkeyP
 
 
 # --------------------------------------------------------------------------- PostgreSQL
+
+
+def test_postgres_digest_and_structure_are_one_read(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A DDL committed between the listing and the read: the structure and its digest are both new."""
+    from airflow_provider_omingest.sources import postgres_reflection
+
+    db = _pg_db(pg_url)
+    before = db.digests()
+    original = postgres_reflection.read_relations
+
+    def racing_read(*args: object) -> object:
+        db.run(CASES["add_column"].ddl["postgresql"])
+        return original(*args)
+
+    monkeypatch.setattr(postgres_reflection, "read_relations", racing_read)
+    with SqlAlchemySource(db.url) as source:
+        unit = WorkUnit(unit_id="u", database=db.database, schemas=(db.schema,))
+        (snapshot,) = source.extract(unit, Filters())
+    t = next(t for t in snapshot.tables if t.name == "t")
+    assert "extra" in [c.name for c in t.columns]
+    assert t.source_digest == db.digests()["t"] != before["t"]
 
 
 @contextmanager
