@@ -69,6 +69,10 @@ def reconcile(
     :param requested: incremental units: schema -> the tables fetched by name.
     """
     plan = UnitPlan()
+    stored_tables: dict[tuple[str, str | None], list[StoredEntity]] = {}  # by (database, schema)
+    for e in stored.values():
+        if e.kind == "table" and not e.deleted:
+            stored_tables.setdefault((e.database, e.schema_name), []).append(e)
     for snap in snapshots:
         schema = snap.schema_name
         schema_entity = snap.schema_entity or DatabaseSchema(name=schema)
@@ -83,9 +87,8 @@ def reconcile(
         plan.unreflectable[schema] += len(snap.unreflectable)
         unreflectable = {build_fqn(service, snap.database, schema, t) for t in snap.unreflectable}
         in_scope = [
-            e for e in stored.values()
-            if e.kind == "table" and not e.deleted and e.database == snap.database and e.schema_name == schema
-            and filters.keeps("table", e.name)
+            e for e in stored_tables.get((snap.database, schema), ())
+            if filters.keeps("table", e.name)
             and (snap.table_slice is None or snap.table_slice.contains(e.name))
         ]
         plan.scope_size += len(in_scope)

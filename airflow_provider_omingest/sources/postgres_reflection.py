@@ -31,11 +31,12 @@ from airflow_provider_omingest.models.entities import (
 from airflow_provider_omingest.models.fqn import build_fqn
 from airflow_provider_omingest.sources.sql_digests import (
     PG_DIGEST,
+    PG_NO_JIT,
     PG_RELATION_FILTER,
     PG_RELATION_JOINS,
     supports_digests,
 )
-from airflow_provider_omingest.sources.type_mapping import TypeInfo, map_postgres_type
+from airflow_provider_omingest.sources.type_mapping import map_postgres_type
 
 __all__ = ["SchemaListing", "list_relations", "read_relations", "supports_bulk_reads"]
 
@@ -157,7 +158,8 @@ def read_relations(
     tables: dict[str, list[Table]] = {}
     if not oids:
         return tables
-    types: dict[tuple[Any, ...], TypeInfo] = {}  # thousands of columns, a few dozen types
+    types: dict[tuple[Any, ...], dict[str, Any]] = {}  # thousands of columns, a few dozen types
+    conn.execute(PG_NO_JIT)
     for row in conn.execute(_READ, {"oids": list(oids)}):
         schema, name = oids[row.oid]
         tables.setdefault(schema, []).append(_table(row, name, database, types))
@@ -166,7 +168,7 @@ def read_relations(
     return tables
 
 
-def _table(row: Any, name: str, database: str, types: dict[tuple[Any, ...], TypeInfo]) -> Table:
+def _table(row: Any, name: str, database: str, types: dict[tuple[Any, ...], dict[str, Any]]) -> Table:
     table_type = RELKINDS[row.relkind]
     return Table(
         name=name,
@@ -182,14 +184,14 @@ def _table(row: Any, name: str, database: str, types: dict[tuple[Any, ...], Type
     )
 
 
-def _column(item: list[Any], position: int, types: dict[tuple[Any, ...], TypeInfo]) -> Column:
+def _column(item: list[Any], position: int, types: dict[tuple[Any, ...], dict[str, Any]]) -> Column:
     name, spelled, kind, element_kind, domain_base, not_null, default, comment = item
     key = (spelled, kind, element_kind, domain_base)
-    info = types.get(key)
-    if info is None:
-        info = types[key] = map_postgres_type(spelled, kind, element_kind, domain_base)
-    return info.column(name, nullable=not not_null, default=default, description=comment or None,
-                       ordinal_position=position)
+    type_fields = types.get(key)
+    if type_fields is None:
+        type_fields = types[key] = map_postgres_type(spelled, kind, element_kind, domain_base)._asdict()
+    return Column(name=name, nullable=not not_null, default=default, description=comment or None,
+                  ordinal_position=position, **type_fields)
 
 
 def _constraints(items: Sequence[list[Any]], database: str) -> tuple[TableConstraint, ...]:
