@@ -92,6 +92,9 @@ class IngestionSettings(BaseModel):
     tables_per_unit: int = Field(
         1000, description="Target tables per work unit; larger schemas are split into table slices."
     )
+    min_tables_per_unit: int = Field(
+        100, description="Spread schemas over the threads only while each unit gets this many tables."
+    )
     max_units: int = Field(256, description="Upper bound on the number of mapped task instances.")
     max_delete_fraction: float = Field(
         DEFAULT_MAX_DELETE_FRACTION,
@@ -132,6 +135,13 @@ class IngestionSettings(BaseModel):
     def _check_threads(cls, v: int) -> int:
         if not 1 <= v <= 64:
             raise ConfigError("threads", v, "must be between 1 and 64 (1-8 is typical)")
+        return v
+
+    @field_validator("min_tables_per_unit")
+    @classmethod
+    def _check_min_tables_per_unit(cls, v: int) -> int:
+        if v < 1:
+            raise ConfigError("min_tables_per_unit", v, "must be at least 1")
         return v
 
     @field_validator("tables_per_unit")

@@ -65,6 +65,7 @@ def build_ingestion_dag(
     threads: int = 4,
     pool: str = DEFAULT_POOL,
     tables_per_unit: int = 1000,
+    min_tables_per_unit: int = 100,
     max_delete_fraction: float | None = None,
     hard_delete: bool = False,
     safety_margin: str | timedelta | None = None,
@@ -90,6 +91,8 @@ def build_ingestion_dag(
     :param pool: Airflow pool capping source connections across DAGs (default: Airflow's
         ``default_pool``). A named pool must exist: create it with ``omingest pools``.
     :param tables_per_unit: target tables per work unit (larger schemas are split).
+    :param min_tables_per_unit: spread schemas over the ``threads`` only while each unit gets this
+        many tables (fewer, larger units for small runs: each unit costs two task instances).
     :param max_delete_fraction: fail-safe threshold (default 0.2).
     :param hard_delete: remove rows instead of soft-deleting.
     :param safety_margin: subtracted from the watermark (``"3h"``, seconds or a timedelta);
@@ -120,7 +123,8 @@ def build_ingestion_dag(
     as_mode(default_mode)
     settings = _settings(
         service=service, filters=filters or {}, threads=threads, tables_per_unit=tables_per_unit,
-        hard_delete=hard_delete, safety_margin=safety_margin, lookback=lookback,
+        min_tables_per_unit=min_tables_per_unit, hard_delete=hard_delete, safety_margin=safety_margin,
+        lookback=lookback,
         **({"max_delete_fraction": max_delete_fraction} if max_delete_fraction is not None else {}),
     )
     if not pool:

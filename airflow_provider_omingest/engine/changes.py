@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from airflow_provider_omingest.catalog.base import Catalog
@@ -54,8 +55,11 @@ def _changes_by_digest(
     for db, schemas in schemas_by_db.items():
         if not schemas:
             continue
-        digests = source.table_digests(db, schemas)
-        stored = catalog.read_scope(service, db, schemas)
+        # The catalog is read while the source computes its digests (a wait on the network).
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="omingest-scope") as pool:
+            scope = pool.submit(catalog.read_scope, service, db, schemas)
+            digests = source.table_digests(db, schemas)
+            stored = scope.result()
         # The live tables of each schema, grouped once (not one pass over the scope per schema).
         live_tables: dict[str | None, list[str]] = {}
         for e in stored.values():

@@ -24,6 +24,7 @@ def plan_units(
     threads: int,
     tables_per_unit: int,
     max_units: int,
+    min_tables_per_unit: int = 1,
     mode: Mode = "full",
     only_tables: Mapping[str, Mapping[str, tuple[str, ...]]] | None = None,
     id_prefix: str = "",
@@ -35,6 +36,10 @@ def plan_units(
         enough schemas.
     :param tables_per_unit: target size of a unit; a schema larger than this is split into
         table slices.
+    :param min_tables_per_unit: schemas are spread over the ``threads`` slots only as long as
+        each unit gets at least this many tables: a unit has a fixed cost (a connection, a few
+        statements, a catalog read and, under Airflow, two task instances), so a small run or a
+        small incremental change makes fewer units.
     :param max_units: upper bound on the number of units (the target size grows to fit).
     :param mode: mode recorded on every unit.
     :param only_tables: incremental runs: database -> schema -> the tables to fetch.
@@ -56,7 +61,8 @@ def plan_units(
             only = None if only_tables is None else only_tables.get(database, {})
             share = sum(counts[database].values()) / total if total else 1 / len(counts)
             slots = max(1, round(threads * share))  # this database's fair share of the slots
-            units.extend(_plan_database(database, counts[database], target, slots, mode, only, id_prefix))
+            units.extend(_plan_database(database, counts[database], target, slots, min_tables_per_unit, mode, only,
+                                        id_prefix))
         if len(units) <= max_units:
             return units
         if target > total:
@@ -69,6 +75,7 @@ def _plan_database(
     schema_counts: Mapping[str, int],
     target: int,
     threads: int,
+    min_tables: int,
     mode: Mode,
     only_tables: Mapping[str, tuple[str, ...]] | None,
     id_prefix: str,
@@ -93,7 +100,8 @@ def _plan_database(
         else:
             small[schema] = n
     if small:
-        n_bins = max(min(threads, len(small)), math.ceil(sum(small.values()) / target))
+        total = sum(small.values())
+        n_bins = max(min(threads, len(small), max(1, total // max(1, min_tables))), math.ceil(total / target))
         for i, (schemas, size) in enumerate(_balance(small, n_bins)):
             units.append(
                 WorkUnit(

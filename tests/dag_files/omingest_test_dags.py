@@ -10,5 +10,5 @@ for _name, _conn in [("changes", "wh"), ("faulty", "faulty_wh"), ("threshold", "
                      ("incremental", "wh"), ("failed_incremental", "faulty_wh")]:
     globals()[f"dag_{_name}"] = build_ingestion_dag(
         f"omingest_test_{_name}", source_conn_id=_conn, catalog_conn_id="cat", service="demo",
-        threads=2, tables_per_unit=10, retries=0,
+        threads=2, tables_per_unit=10, min_tables_per_unit=1, retries=0,
     )

@@ -81,3 +81,11 @@ def test_unit_ids_are_deterministic():
     b = plan_units(counts, threads=3, tables_per_unit=50, max_units=100)
     assert a == b
     assert len({u.unit_id for u in a}) == len(a)
+
+
+def test_small_runs_make_fewer_units_than_threads() -> None:
+    counts = {"db": {f"s{i}": 10 for i in range(20)}}  # 200 tables in 20 schemas
+    assert len(plan_units(counts, threads=8, tables_per_unit=1000, max_units=256)) == 8
+    units = plan_units(counts, threads=8, tables_per_unit=1000, max_units=256, min_tables_per_unit=100)
+    assert len(units) == 2 and sorted(s for u in units for s in u.schemas) == sorted(counts["db"])
+    assert len(plan_units(counts, threads=8, tables_per_unit=1000, max_units=256, min_tables_per_unit=500)) == 1
