@@ -101,12 +101,17 @@ def targets(records: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
             out.append(("Incremental after 1 % change < 10 % of full (10,000 tables, engine)",
                         f"{inc['wall_s']:.2f} s = {share:.1%} of {full10['wall_s']:.1f} s "
                         f"({inc['tables_fetched']} tables fetched)", "met" if share < 0.10 else "NOT met"))
-    t1 = next((r for r in records if r.get("matrix") == "threads" and r["threads"] == 1), None)
-    t8 = next((r for r in records if r.get("matrix") == "threads" and r["threads"] == 8), None)
-    if t1 and t8:
-        speedup = t1["wall_s"] / t8["wall_s"]
-        out.append((f"threads=8 ≥ 4× faster than threads=1 ({t1['delay_ms']:g} ms delay, {t1['tables']:,} tables)",
-                    f"{t1['wall_s']:.2f} s → {t8['wall_s']:.2f} s = {speedup:.2f}×", "met" if speedup >= 4 else "NOT met"))
+    for delay in sorted({r["delay_ms"] for r in records if r.get("matrix") == "threads"}):
+        t1 = next((r for r in records if r.get("matrix") == "threads" and r["threads"] == 1
+                   and r["delay_ms"] == delay), None)
+        t8 = next((r for r in records if r.get("matrix") == "threads" and r["threads"] == 8
+                   and r["delay_ms"] == delay), None)
+        if t1 and t8:
+            speedup = t1["wall_s"] / t8["wall_s"]
+            verdict = ("met" if speedup >= 4 else "NOT met") if delay == 5 else "reported"
+            out.append((f"threads=8 ≥ 4× faster than threads=1 ({delay:g} ms delay, {t1['tables']:,} tables, "
+                        f"{t1['units']} units)", f"{t1['wall_s']:.2f} s → {t8['wall_s']:.2f} s = {speedup:.2f}×",
+                        verdict))
     big = [r for r in records if r["tables"] >= 100000]
     if big:
         tasks = [r for r in big if "per task" in r["layer"]]
@@ -198,10 +203,11 @@ def write_report(results_dir: Path, md_path: Path) -> tuple[Path, Path]:
             lines.append(f"| {r['tables']:,} | {r['wall_s']:.1f} | {r['units']} | {r['largest_unit_tables']:,} "
                          f"| {r['plan_task_max_rss_mib']:.0f} | {r['unit_task_max_rss_mib']:.0f} "
                          f"| {r['unit_task_rss_after_imports_mib']:.0f} | {r['delete_summary_peak_rss_mib']:.0f} |")
-    matrix = [r for r in records if r.get("matrix") == "threads"]
-    if matrix:
+    for delay in sorted({r["delay_ms"] for r in records if r.get("matrix") == "threads"}):
+        matrix = [r for r in records if r.get("matrix") == "threads" and r["delay_ms"] == delay]
         base = next((r["wall_s"] for r in matrix if r["threads"] == 1), None)
-        lines += ["", f"## Threads (full run, {matrix[0]['tables']:,} tables, {matrix[0]['delay_ms']:g} ms per round trip)",
+        lines += ["", f"## Threads (full run, {matrix[0]['tables']:,} tables, {delay:g} ms per round trip, "
+                  "the same units for every thread count)",
                   "", "| threads | wall s | speed-up vs 1 | source stmts | units | peak RSS MiB |",
                   "|---:|---:|---:|---:|---:|---:|"]
         for r in sorted(matrix, key=lambda r: r["threads"]):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import shlex
@@ -46,6 +47,10 @@ def parse_shape(text: str) -> WarehouseShape:
 
 def _ints(text: str) -> list[int]:
     return [int(x) for x in text.split(",") if x.strip()]
+
+
+def _floats(text: str) -> list[float]:
+    return [float(x) for x in text.split(",") if x.strip()]
 
 
 def machine_info(server_version: str | None = None) -> dict[str, Any]:
@@ -182,13 +187,18 @@ class Bench:
                 self.add(run_worker(spec, self.workdir), **common, layer="engine (process per task)",
                          threads=a.threads, delay_ms=a.delay_ms)
         if shape.relations == a.matrix_size and a.threads_matrix:
-            with DelayProxy(self.server.port, a.matrix_delay_ms / 1000) as proxy:
-                for threads in a.threads_matrix:
-                    url, _ = self.catalog()
-                    spec = {**self.base_spec(shape, database, proxy, threads), "kind": "engine",
-                            "catalog_url": url, "steps": [{"step": "run", "name": "full", "mode": "full"}]}
-                    self.add(run_worker(spec, self.workdir), **common, layer="engine", threads=threads,
-                             delay_ms=a.matrix_delay_ms, matrix="threads")
+            # The same units for every thread count (the work is fixed, only the concurrency
+            # changes): as many units as the largest thread count.
+            per_unit = math.ceil(shape.relations / max(a.threads_matrix))
+            for delay_ms in a.matrix_delay_ms:
+                with DelayProxy(self.server.port, delay_ms / 1000) as proxy:
+                    for threads in a.threads_matrix:
+                        url, _ = self.catalog()
+                        spec = {**self.base_spec(shape, database, proxy, threads), "kind": "engine",
+                                "catalog_url": url, "tables_per_unit": per_unit, "min_tables_per_unit": 1,
+                                "steps": [{"step": "run", "name": "full", "mode": "full"}]}
+                        self.add(run_worker(spec, self.workdir), **common, layer="engine", threads=threads,
+                                 delay_ms=delay_ms, matrix="threads")
         self._drop(database)
 
     def _drop(self, database: str) -> None:
@@ -223,7 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task-sizes", type=_ints, default=[],
                    help="sizes also run with a process per task (per-task peak RSS), e.g. 100000")
     p.add_argument("--threads-matrix", type=_ints, default=[1, 2, 4, 8], help="threads of the scaling runs")
-    p.add_argument("--matrix-delay-ms", type=float, default=5.0, help="proxy delay of the scaling runs")
+    p.add_argument("--matrix-delay-ms", type=_floats, default=[5.0, 50.0],
+                   help="proxy delays of the scaling runs, comma-separated (default 5,50)")
     p.add_argument("--matrix-size", type=int, default=1000, help="size of the scaling runs")
     p.add_argument("--tables-per-unit", type=int, default=1000, help="IngestionSettings.tables_per_unit")
     p.add_argument("--catalog", choices=["sqlite", "postgres"], default="sqlite")

@@ -37,7 +37,8 @@ def _settings(spec: dict[str, Any]):
     from airflow_provider_omingest.config import IngestionSettings
 
     return IngestionSettings(service=SERVICE, threads=spec["threads"],
-                             tables_per_unit=spec.get("tables_per_unit", 1000))
+                             tables_per_unit=spec.get("tables_per_unit", 1000),
+                             min_tables_per_unit=spec.get("min_tables_per_unit", 100))
 
 
 def _shape(spec: dict[str, Any]) -> WarehouseShape:

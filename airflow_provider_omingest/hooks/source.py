@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
+from airflow_provider_omingest.exceptions import ConfigError
 from airflow_provider_omingest.hooks.connection_urls import sqlalchemy_url
 
 if TYPE_CHECKING:
@@ -67,7 +68,8 @@ class OmingestSourceHook(BaseHook):
             # extract tasks (a process each) must open it read-only. Extra read_only=false opts out.
             engine_kwargs["connect_args"] = {"read_only": True}
         return SqlAlchemySource(sqlalchemy_url(self.connection), database_name=extra.get("database_name"),
-                                engine_kwargs=engine_kwargs)
+                                engine_kwargs=engine_kwargs,
+                                digest_connections=_int_extra(extra, "digest_connections", 2))
 
     def get_conn(self) -> Source:
         """Return a new source (Airflow's generic hook entry point)."""
@@ -81,3 +83,11 @@ class OmingestSourceHook(BaseHook):
             return True, f"Connected; databases: {', '.join(dbs)}"
         except Exception as e:
             return False, str(e)
+
+
+def _int_extra(extra: dict[str, Any], key: str, default: int) -> int:
+    value = extra.get(key, default)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"connection extra {key}", value, "must be an integer") from None

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,7 +28,7 @@ from sqlalchemy.engine.reflection import Inspector, ObjectKind
 from sqlalchemy.exc import NoSuchModuleError
 from sqlalchemy.pool import QueuePool, StaticPool
 
-from airflow_provider_omingest.exceptions import IncrementalUnsupported, MissingDependency, SourceError
+from airflow_provider_omingest.exceptions import ConfigError, IncrementalUnsupported, MissingDependency, SourceError
 from airflow_provider_omingest.models.entities import (
     Column,
     ConstraintType,
@@ -151,6 +152,8 @@ class SqlAlchemySource(Source):
     :param url: SQLAlchemy URL, e.g. ``postgresql+psycopg://user@host/db`` or ``duckdb:///w.duckdb``.
     :param database_name: name to report for the database, instead of the one the server gives.
     :param engine_kwargs: extra arguments for :func:`sqlalchemy.create_engine`.
+    :param digest_connections: PostgreSQL: connections that compute the digests of a database's
+        schemas at once (the plan of an incremental run); the server spreads them over its cores.
     """
 
     kind: ClassVar[str] = "sqlalchemy"
@@ -161,10 +164,14 @@ class SqlAlchemySource(Source):
         *,
         database_name: str | None = None,
         engine_kwargs: dict[str, Any] | None = None,
+        digest_connections: int = 2,
     ) -> None:
+        if not 1 <= digest_connections <= 16:
+            raise ConfigError("digest_connections", digest_connections, "must be between 1 and 16")
         self.url = make_url(url)
         self.database_name = database_name
         self.engine_kwargs = dict(engine_kwargs or {})
+        self.digest_connections = digest_connections
         self.kind = self.url.get_backend_name()  # type: ignore[misc]
         self._engine: Engine | None = None
 
@@ -178,7 +185,7 @@ class SqlAlchemySource(Source):
         return self._engine
 
     def _create_engine(self) -> Engine:
-        kwargs = {**self._pool_kwargs(), **self.engine_kwargs}
+        kwargs = {**self._pool_kwargs(), **self._dialect_kwargs(), **self.engine_kwargs}
         try:
             engine = create_engine(self.url, **kwargs)
         except (ImportError, NoSuchModuleError) as e:
@@ -195,7 +202,15 @@ class SqlAlchemySource(Source):
             return {}
         if self.kind in ("sqlite", "duckdb") and self.url.database in (None, "", ":memory:"):
             return {"poolclass": StaticPool}
-        return {"poolclass": QueuePool, "pool_size": 1, "max_overflow": 0}
+        overflow = self.digest_connections - 1 if self.kind == "postgresql" else 0
+        return {"poolclass": QueuePool, "pool_size": 1, "max_overflow": overflow}
+
+    def _dialect_kwargs(self) -> dict[str, Any]:
+        # psycopg's dialect looks the hstore type up on every new connection (three round trips);
+        # metadata reads never decode hstore values.
+        if self.kind == "postgresql" and self.url.get_driver_name() in ("psycopg", "psycopg2"):
+            return {"use_native_hstore": False}
+        return {}
 
     def close(self) -> None:
         """Dispose of the engine and its connection."""
@@ -271,12 +286,30 @@ class SqlAlchemySource(Source):
         """
         self._require_digests()
         with self._listing(database) as conn:
-            if sql_digests.supports_digests(conn):
+            if not sql_digests.supports_digests(conn):
+                version = ".".join(map(str, conn.dialect.server_version_info or ()))
+            elif self.kind != "postgresql" or self.digest_connections == 1 or len(schemas) < 2:
                 return sql_digests.read_table_digests(conn, schemas)
-            version = ".".join(map(str, conn.dialect.server_version_info or ()))
+            else:
+                return self._parallel_digests(conn, database, schemas)
         raise IncrementalUnsupported(
             self.kind, f"server version {version} has no digest query (PostgreSQL 14 or later); runs are full"
         )
+
+    def _parallel_digests(self, conn: Connection, database: str, schemas: list[str]) -> dict[str, dict[str, str]]:
+        """Split the schemas over ``digest_connections`` connections (``conn`` is one of them)."""
+        groups = [schemas[i :: self.digest_connections] for i in range(min(self.digest_connections, len(schemas)))]
+
+        def read(group: list[str]) -> dict[str, dict[str, str]]:
+            with self._listing(database) as other:
+                return sql_digests.read_table_digests(other, group)
+
+        with ThreadPoolExecutor(max_workers=len(groups) - 1, thread_name_prefix="omingest-digests") as pool:
+            others = [pool.submit(read, group) for group in groups[1:]]
+            digests = sql_digests.read_table_digests(conn, groups[0])
+            for future in others:
+                digests.update(future.result())
+        return {s: digests[s] for s in schemas}
 
     def _require_digests(self) -> None:
         if self.kind not in sql_digests.DIGEST_DIALECTS:

@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from airflow_provider_omingest.config import Filters
-from airflow_provider_omingest.exceptions import IncrementalUnsupported
+from airflow_provider_omingest.exceptions import ConfigError, IncrementalUnsupported
 from airflow_provider_omingest.models.units import WorkUnit
 from airflow_provider_omingest.sources.demo_warehouse import build_demo_warehouse, mutate_demo_warehouse
 from airflow_provider_omingest.sources.sqlalchemy_source import SqlAlchemySource
@@ -383,7 +383,7 @@ create table x.one (id integer);
 def test_postgres_kinds_and_one_statement_for_many_schemas(pg_url: str) -> None:
     db = Db("postgresql", pg_url, sa.engine.make_url(pg_url).database, "s")
     db.run([PG_KINDS_DDL])
-    with SqlAlchemySource(pg_url) as source:
+    with SqlAlchemySource(pg_url, digest_connections=1) as source:
         source.list_schemas(db.database)  # connect and initialise the dialect first
         with counting_statements(source) as statements:
             digests = source.table_digests(db.database, ["s", "x", "public"])
@@ -493,3 +493,25 @@ def test_other_dialects_are_unsupported() -> None:
         source.table_digests("db", ["s"])
     assert info.value.source == "mysql" and "runs are full" in info.value.reason
     assert source._engine is None, "refused before connecting"
+
+
+def test_postgres_digests_over_several_connections(pg_url: str) -> None:
+    """The schemas are split over ``digest_connections`` connections; the result is the same."""
+    db = Db("postgresql", pg_url, sa.engine.make_url(pg_url).database, "s")
+    db.run([PG_KINDS_DDL])
+    schemas = ["s", "x", "public", "absent"]
+    with SqlAlchemySource(pg_url, digest_connections=1) as one:
+        expected = one.table_digests(db.database, schemas)
+    with SqlAlchemySource(pg_url, digest_connections=3) as three:
+        three.list_schemas(db.database)
+        with counting_statements(three) as statements:
+            assert three.table_digests(db.database, schemas) == expected
+        assert three.engine.pool.checkedout() == 0
+    assert sum(1 for s in statements if "md5(" in s) == 3
+    assert list(expected) == schemas and sorted(expected["s"]) == ["a_foreign", "a_matview", "a_view", "events",
+                                                                  "regular"]
+
+
+def test_digest_connections_must_be_sensible() -> None:
+    with pytest.raises(ConfigError, match="digest_connections=0"):
+        SqlAlchemySource("postgresql+psycopg://u@h/db", digest_connections=0)
