@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -77,8 +78,14 @@ class Catalog(abc.ABC):
     """Read and write metadata entities. Reads are one query per scope; writes are batched."""
 
     @abc.abstractmethod
-    def read_scope(self, service: str, database: str, schemas: list[str]) -> dict[str, StoredEntity]:
-        """Return every entity (schemas and tables, deleted ones too) in ``schemas``, by FQN, in one read."""
+    def read_scope(
+        self, service: str, database: str, schemas: list[str], tables: Mapping[str, Sequence[str]] | None = None
+    ) -> dict[str, StoredEntity]:
+        """Return every entity (schemas and tables, deleted ones too) in ``schemas``, by FQN, in one read.
+
+        :param tables: schema -> table names: only these tables (and the schema entities) are
+            needed, e.g. by an incremental unit; a catalog may return more.
+        """
 
     @abc.abstractmethod
     def list_schemas(self, service: str, database: str) -> list[str]:

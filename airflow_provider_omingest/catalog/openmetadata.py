@@ -27,7 +27,7 @@ import random
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -237,7 +237,9 @@ class OpenMetadataCatalog(Catalog):
 
     # -- reads ------------------------------------------------------------------------------
 
-    def read_scope(self, service: str, database: str, schemas: list[str]) -> dict[str, StoredEntity]:
+    def read_scope(
+        self, service: str, database: str, schemas: list[str], tables: Mapping[str, Sequence[str]] | None = None
+    ) -> dict[str, StoredEntity]:
         """Return the schemas and tables (deleted ones too) of ``schemas``: one paged list per schema.
 
         Schemas without a ``sourceHash`` (bare parents created for a table, or not ingested by
@@ -246,6 +248,7 @@ class OpenMetadataCatalog(Catalog):
         :param service: Service name (first FQN part).
         :param database: Database name.
         :param schemas: Schema names.
+        :param tables: ignored: the paged lists return every table of a schema.
         """
         if not schemas:
             return {}

@@ -16,7 +16,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -44,7 +44,7 @@ from airflow_provider_omingest.catalog.sql_engine import (
     utcnow,
 )
 from airflow_provider_omingest.exceptions import CatalogError
-from airflow_provider_omingest.models.fqn import split_fqn
+from airflow_provider_omingest.models.fqn import build_fqn, split_fqn
 
 __all__ = ["IN_CHUNK", "SQLITE_BUSY_TIMEOUT_MS", "CatalogTables", "SqlCatalog", "build_tables"]
 
@@ -220,7 +220,9 @@ class SqlCatalog(Catalog):
 
     # -- reads ------------------------------------------------------------------------------
 
-    def read_scope(self, service: str, database: str, schemas: list[str]) -> dict[str, StoredEntity]:
+    def read_scope(
+        self, service: str, database: str, schemas: list[str], tables: Mapping[str, Sequence[str]] | None = None
+    ) -> dict[str, StoredEntity]:
         """Return the schema and table entities (deleted ones too) of ``schemas`` in one ``SELECT``.
 
         A schema entity's ``schema_name`` is its own name, so it is found with its tables.
@@ -228,21 +230,27 @@ class SqlCatalog(Catalog):
         :param service: Service name (first FQN part).
         :param database: Database name.
         :param schemas: Schema names.
+        :param tables: schema -> table names: read only these tables and the schema entities
+            (by FQN, a ``SELECT`` per 5,000 names).
         """
         if not schemas:
             return {}
         e = self.tables.entity
-        query = sa.select(
-            e.c.fqn, e.c.kind, e.c.database, e.c.schema_name, e.c.name, e.c.fingerprint, e.c.deleted,
-            e.c.source_digest,
-        ).where(
-            e.c.service == service,
-            e.c.database == database,
-            e.c.schema_name.in_(sorted(set(schemas))),
-            e.c.kind.in_(("schema", "table")),
-        )
+        columns = (e.c.fqn, e.c.kind, e.c.database, e.c.schema_name, e.c.name, e.c.fingerprint, e.c.deleted,
+                   e.c.source_digest)
+        if tables is None:
+            queries = [sa.select(*columns).where(
+                e.c.service == service,
+                e.c.database == database,
+                e.c.schema_name.in_(sorted(set(schemas))),
+                e.c.kind.in_(("schema", "table")),
+            )]
+        else:
+            fqns = [build_fqn(service, database, s) for s in sorted(set(schemas))]
+            fqns += [build_fqn(service, database, s, t) for s in sorted(set(schemas)) for t in tables.get(s, ())]
+            queries = [sa.select(*columns).where(e.c.fqn.in_(chunk)) for chunk in _chunks(fqns)]
         with self._transaction(f"read the scope {service}.{database} {len(schemas)} schema(s)") as conn:
-            rows = conn.execute(query).all()
+            rows = [row for query in queries for row in conn.execute(query).all()]
         # Plain tuples with keyword arguments: Row._asdict() per row costs more than the
         # validation (and model_construct() is no faster than pydantic-core's validation here).
         return {

@@ -220,7 +220,8 @@ def update_unit(
     dry_run: bool = False,
 ) -> UnitResult:
     """Compare a unit's snapshots with one catalog read and apply the differences in one batch."""
-    stored = catalog.read_scope(settings.service, unit.database, list(unit.schemas))
+    # An incremental unit needs only the tables it fetched (its scope is measured by the plan).
+    stored = catalog.read_scope(settings.service, unit.database, list(unit.schemas), tables=unit.only_tables)
     plan = reconcile(settings.service, snapshots, stored, settings.filters, requested=unit.only_tables)
     if plan.writes and not dry_run:
         catalog.apply(plan.writes, run_id)

@@ -61,6 +61,7 @@ _LIST = text(
       on sd.objoid = n.oid and sd.classoid = 'pg_catalog.pg_namespace'::regclass and sd.objsubid = 0
     left join pg_catalog.pg_class c
       on c.relnamespace = n.oid and {PG_RELATION_FILTER}
+     and (cast(:names as text[]) is null or c.relname = any(cast(:names as text[])))
     where n.nspname = any(cast(:schemas as text[]))
     """
 )
@@ -134,10 +135,16 @@ def supports_bulk_reads(conn: Connection) -> bool:
     return supports_digests(conn)
 
 
-def list_relations(conn: Connection, schemas: Sequence[str]) -> dict[str, SchemaListing]:
-    """Return the listing of each of ``schemas`` that exists, in one statement."""
+def list_relations(
+    conn: Connection, schemas: Sequence[str], names: Sequence[str] | None = None
+) -> dict[str, SchemaListing]:
+    """Return the listing of each of ``schemas`` that exists, in one statement.
+
+    :param names: list only relations of these names (in any of the schemas), or all.
+    """
     listings: dict[str, SchemaListing] = {}
-    for row in conn.execute(_LIST, {"schemas": list(schemas)}):
+    params = {"schemas": list(schemas), "names": None if names is None else list(names)}
+    for row in conn.execute(_LIST, params):
         listing = listings.get(row.schema_name)
         if listing is None:
             listing = listings[row.schema_name] = SchemaListing(

@@ -39,8 +39,10 @@ DIGEST_DIALECTS = frozenset({"postgresql", "duckdb", "sqlite"})
 # extraction reads (position, name, type, nullability, default, identity, generation, comment;
 # the type's name too for user-defined types, which can be renamed), and the column hashes are
 # XOR-ed: no string is built per column, which made the digest of 10,000 tables twice as slow.
-# Constraints keep their text (pg_get_constraintdef names the referred table, so renaming it
-# moves the digest), views their definition. pg_description is joined rather than read through
+# Constraints are hashed from their catalog rows plus the referred table's and columns' names
+# (renaming them moves the digest); pg_get_constraintdef() would build the relation cache of
+# every table on a new connection, doubling the cost of a first digest. Views keep their
+# definition text. pg_description is joined rather than read through
 # obj_description()/col_description(), which are SQL functions run as nested statements.
 # Every variable field of the final text is quote_nullable()d, so the separators are unambiguous.
 #
@@ -74,7 +76,15 @@ PG_RELATION_JOINS = """
         select {constraint_items}string_agg(
                    quote_nullable(co.conname::text)
                    || ' ' || quote_nullable(co.contype::text)
-                   || ' ' || quote_nullable(pg_catalog.pg_get_constraintdef(co.oid)),
+                   || ' ' || co.conkey::text
+                   || ' ' || quote_nullable(case when co.contype = 'f' then co.confrelid::regclass::text
+                                                 || ' ' || array(
+                                                     select fa.attname::text from unnest(co.confkey)
+                                                       with ordinality k(num, ord)
+                                                     join pg_catalog.pg_attribute fa
+                                                       on fa.attrelid = co.confrelid and fa.attnum = k.num
+                                                     order by k.ord)::text end)
+                   || ' ' || quote_nullable(co.conbin::text),
                    ', ' order by co.conname, co.contype) as text
         from pg_catalog.pg_constraint co{constraint_joins}
         where co.conrelid = c.oid

@@ -353,7 +353,10 @@ class SqlAlchemySource(Source):
         self, conn: Connection, unit: WorkUnit, selections: dict[str, TableSelection]
     ) -> Iterator[SchemaSnapshot]:
         """Read a whole unit from pg_catalog: one listing, then one read of the selected relations."""
-        listings = postgres_reflection.list_relations(conn, list(selections))
+        # An incremental unit names its tables: list only those (a bounded number of names).
+        named = [sel.bindable_names(MAX_FILTER_NAMES) for sel in selections.values()]
+        names = None if any(n is None for n in named) else sorted({name for n in named for name in n or ()})
+        listings = postgres_reflection.list_relations(conn, list(selections), names)
         wanted: dict[int, tuple[str, str]] = {}
         for schema, selection in selections.items():
             listing = listings.get(schema)

@@ -296,6 +296,12 @@ class CatalogContract:
         assert scope[fqn("s", "t")].deleted is False
         assert catalog.list_schemas(SERVICE, DB) == []
 
+    def test_read_scope_of_named_tables(self, catalog: Catalog) -> None:
+        catalog.apply([schema_write("s"), table_write("s", "a"), table_write("s", "b"), table_write("t", "c")], "r1")
+        scope = catalog.read_scope(SERVICE, DB, ["s"], tables={"s": ["a", "missing"]})
+        # The schema entity and the named table at least; a catalog may return more of the schema.
+        assert {fqn("s"), fqn("s", "a")} <= set(scope) <= {fqn("s"), fqn("s", "a"), fqn("s", "b")}
+
     def test_hard_delete_removes_the_entity(self, catalog: Catalog) -> None:
         catalog.apply([table_write("s", "a"), table_write("s", "b"), table_write("s", "c")], "r1")
         catalog.delete([fqn("s", "b")], "r2")

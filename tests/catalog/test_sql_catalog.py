@@ -344,3 +344,13 @@ def test_diff_handles_missing_and_new_fields() -> None:
         "columns": {"added": [], "removed": ["a"], "changed": {}},
         "view_definition": {"old": None, "new": "select 1"},
     }
+
+
+def test_read_scope_of_named_tables_reads_only_those(tmp_path) -> None:
+    catalog = SqlCatalog(f"sqlite:///{tmp_path}/c.db")
+    try:
+        catalog.apply([schema_write("s"), table_write("s", "a"), table_write("s", "b")], "r1")
+        scope = catalog.read_scope(SERVICE, DB, ["s"], tables={"s": ["a", "missing"]})
+        assert set(scope) == {fqn("s"), fqn("s", "a")}
+    finally:
+        catalog.close()

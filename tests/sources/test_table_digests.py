@@ -147,6 +147,14 @@ CASES: dict[str, Case] = {
         },
     ),
     "rename_table": Case(frozenset({"other", "renamed"}), _same("alter table {s}other rename to renamed")),
+    # PostgreSQL stores references by OID: renaming what a key or a view refers to changes their
+    # text (the referred table or column, the view definition), so their digests move too.
+    "rename_referred_table": Case(
+        frozenset({"parent", "parent2", "k", "v"}), {"postgresql": ["alter table s.parent rename to parent2"]}
+    ),
+    "rename_referred_column": Case(
+        frozenset({"parent", "k", "v"}), {"postgresql": ["alter table s.parent rename column id to pid"]}
+    ),
 }
 
 DATA_DDL = {
