@@ -148,12 +148,14 @@ class Bench:
                 print(f"  mutate {r['percent']}%: {r['changes']} in {r['seconds']}s", flush=True)
 
     def sequence(self, pct: float, tag: str) -> list[dict[str, Any]]:
+        # The short runs are repeated (the median is kept): a few tenths of a second are noisy.
+        repeat = self.args.repeat
         return [
             {"step": "run", "name": "full", "mode": "full"},
             {"step": "run", "name": "no-change (full)", "mode": "full"},
-            {"step": "run", "name": "no-change (incremental)", "mode": "auto", "watermark": True},
-            {"step": "mutate", "percent": pct, "seed": 7, "tag": tag},
-            {"step": "run", "name": f"incremental after {pct:g}% change", "mode": "auto", "watermark": True},
+            {"step": "run", "name": "no-change (incremental)", "mode": "auto", "watermark": True, "repeat": repeat},
+            {"step": "run", "name": f"incremental after {pct:g}% change", "mode": "auto", "watermark": True,
+             "repeat": repeat, "mutate": {"percent": pct, "seed": 7, "tag": tag}},
         ]
 
     def size(self, shape: WarehouseShape) -> None:
@@ -232,6 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dag-full-only", action="store_true", help="DAG: one full run only (smoke test)")
     p.add_argument("--task-sizes", type=_ints, default=[],
                    help="sizes also run with a process per task (per-task peak RSS), e.g. 100000")
+    p.add_argument("--repeat", type=int, default=3,
+                   help="runs of the incremental scenarios; the median is reported (default 3)")
     p.add_argument("--threads-matrix", type=_ints, default=[1, 2, 4, 8], help="threads of the scaling runs")
     p.add_argument("--matrix-delay-ms", type=_floats, default=[5.0, 50.0],
                    help="proxy delays of the scaling runs, comma-separated (default 5,50)")
