@@ -37,7 +37,14 @@ from airflow_provider_omingest.sources.sql_digests import (
 )
 from airflow_provider_omingest.sources.type_mapping import map_postgres_type
 
-__all__ = ["SchemaListing", "list_relations", "read_relations", "supports_bulk_reads"]
+__all__ = [
+    "RELKINDS",
+    "SchemaListing",
+    "list_relations",
+    "read_relations",
+    "row_count",
+    "supports_bulk_reads",
+]
 
 RELKINDS = {
     "r": TableType.REGULAR,
@@ -186,7 +193,7 @@ def _table(row: Any, name: str, database: str, types: dict[tuple[Any, ...], dict
         "view_definition": row.view_definition.strip() if row.view_definition else None,
         "partition_columns": tuple(row.partition_columns or ()),
         "properties": {"partition_key": row.partition_key} if row.partition_key else {},
-        "row_count": _row_count(table_type, row.row_estimate),
+        "row_count": row_count(table_type, row.row_estimate),
         "source_digest": row.digest,
     })
 
@@ -219,7 +226,8 @@ def _constraint(item: list[Any], database: str) -> TableConstraint:
     )
 
 
-def _row_count(table_type: TableType, estimate: int | None) -> int | None:
+def row_count(table_type: TableType, estimate: int | None) -> int | None:
+    """Return the row count to report from ``pg_class.reltuples`` (None for views and foreign tables)."""
     # pg_class.reltuples is the planner's estimate, free to read; -1 means never analysed.
     if table_type in (TableType.VIEW, TableType.FOREIGN) or estimate is None or estimate < 0:
         return None

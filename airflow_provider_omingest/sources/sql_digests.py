@@ -125,8 +125,9 @@ _PG_DIGESTS_TEMPLATE = (
 _PG_DIGESTS = text(_PG_DIGESTS_TEMPLATE)
 
 #: Sent before the large catalog queries: the planner's estimates for them are high enough to
-#: JIT-compile them, which costs more (tens of ms) than it saves on catalog-sized data.
-PG_NO_JIT = text("set local jit = off")
+#: JIT-compile them, which costs more (tens of ms) than it saves on catalog-sized data. A session
+#: setting: the source's connections are in autocommit mode (a transaction would undo it at its end).
+PG_NO_JIT = text("set jit = off")
 
 # Tables and views of the current database (attached catalogs are other databases), with their
 # columns in column_index order and every constraint (NOT NULL and CHECK included) by type,

@@ -1,17 +1,18 @@
 """A generic source for any database SQLAlchemy can reflect (PostgreSQL, SQLite, DuckDB, ...).
 
-Each schema is read in bulk: the SQLAlchemy 2 ``Inspector.get_multi_*`` methods fetch columns,
-keys and comments of a whole schema in one query each, and dialect queries fill in what the
-Inspector only offers per table (PostgreSQL relation kinds, view definitions, partition keys
-and schema comments). On PostgreSQL the number of statements per schema is therefore fixed,
-whatever the number of tables. DuckDB is read from its own catalog functions (see
-:mod:`~airflow_provider_omingest.sources.duckdb_reflection`).
+PostgreSQL 14 and later is read from ``pg_catalog`` in two statements per work unit, whatever
+its number of schemas and tables (:mod:`~airflow_provider_omingest.sources.postgres_reflection`).
+DuckDB is read from its own catalog functions
+(:mod:`~airflow_provider_omingest.sources.duckdb_reflection`). Other databases, and older
+PostgreSQL servers, are read schema by schema through the SQLAlchemy 2 ``Inspector.get_multi_*``
+methods (one query per facet per schema), with dialect queries for what the Inspector only offers
+per table on PostgreSQL (relation kinds, view definitions, partition keys, schema comments).
 
 On PostgreSQL, DuckDB and SQLite, :meth:`SqlAlchemySource.table_digests` hashes each table's
 structure in the database (:mod:`~airflow_provider_omingest.sources.sql_digests`) and
-:meth:`SqlAlchemySource.extract` reads the same digests first, one more query per schema.
+:meth:`SqlAlchemySource.extract` sets the same digests (PostgreSQL: in the statement that reads
+the structure; DuckDB and SQLite: one more query per schema, read first).
 """
-
 from __future__ import annotations
 
 import logging
@@ -67,13 +68,6 @@ _GENERIC_SYSTEM_SCHEMAS = frozenset(
     {"information_schema", "INFORMATION_SCHEMA", "performance_schema", "mysql", "sys", "pg_catalog", "temp"}
 )
 
-_PG_RELKINDS = {
-    "r": TableType.REGULAR,
-    "p": TableType.PARTITIONED,
-    "v": TableType.VIEW,
-    "m": TableType.MATERIALIZED_VIEW,
-    "f": TableType.FOREIGN,
-}
 
 _PG_SCHEMAS = text(
     r"""
@@ -206,11 +200,16 @@ class SqlAlchemySource(Source):
         return {"poolclass": QueuePool, "pool_size": 1, "max_overflow": overflow}
 
     def _dialect_kwargs(self) -> dict[str, Any]:
-        # psycopg's dialect looks the hstore type up on every new connection (three round trips);
-        # metadata reads never decode hstore values.
-        if self.kind == "postgresql" and self.url.get_driver_name() in ("psycopg", "psycopg2"):
-            return {"use_native_hstore": False}
-        return {}
+        if self.kind != "postgresql":
+            return {}
+        # Reads only: autocommit saves the BEGIN and ROLLBACK round trips around every use of the
+        # connection (each reading statement sees its own consistent snapshot of the catalog).
+        kwargs: dict[str, Any] = {"isolation_level": "AUTOCOMMIT"}
+        if self.url.get_driver_name() in ("psycopg", "psycopg2"):
+            # psycopg's dialect looks the hstore type up on every new connection (three round
+            # trips); metadata reads never decode hstore values.
+            kwargs["use_native_hstore"] = False
+        return kwargs
 
     def close(self) -> None:
         """Dispose of the engine and its connection."""
@@ -499,23 +498,16 @@ def _pg_relations(conn: Connection, schema: str, names: tuple[str, ...] | None =
     else:
         rows = conn.execute(_PG_NAMED_RELATIONS, {"schema": schema, "names": list(names)})
     for row in rows:
-        table_type = _PG_RELKINDS[row.relkind]
+        table_type = postgres_reflection.RELKINDS[row.relkind]
         relations[row.name] = _Relation(
             name=row.name,
             table_type=table_type,
             view_definition=row.view_definition.strip() if row.view_definition else None,
-            row_count=_pg_row_count(table_type, row.row_estimate),
+            row_count=postgres_reflection.row_count(table_type, row.row_estimate),
             partition_columns=tuple(row.partition_columns or ()),
             properties={"partition_key": row.partition_key} if row.partition_key else {},
         )
     return relations
-
-
-def _pg_row_count(table_type: TableType, estimate: int | None) -> int | None:
-    # pg_class.reltuples is the planner's estimate, free to read; -1 means never analysed.
-    if table_type in (TableType.VIEW, TableType.FOREIGN) or estimate is None or estimate < 0:
-        return None
-    return int(estimate)
 
 
 def _generic_schema(insp: Inspector, schema: str) -> DatabaseSchema | None:
