@@ -30,14 +30,15 @@ from airflow_provider_omingest.models.entities import (
 from airflow_provider_omingest.models.fqn import build_fqn
 from airflow_provider_omingest.sources.sql_digests import (
     PG_DIGEST,
-    PG_NO_JIT,
     PG_RELATION_FILTER,
     PG_RELATION_JOINS,
+    disable_jit,
     supports_digests,
 )
 from airflow_provider_omingest.sources.type_mapping import map_postgres_type
 
 __all__ = [
+    "PARTITION_COLUMNS",
     "RELKINDS",
     "SchemaListing",
     "list_relations",
@@ -101,17 +102,22 @@ _CONSTRAINT_JOINS = """
         left join pg_catalog.pg_class rc on rc.oid = co.confrelid
         left join pg_catalog.pg_namespace rn on rn.oid = rc.relnamespace"""
 
-_READ = text(
-    """
-    select c.oid as oid, c.relkind::text as relkind, c.reltuples::bigint as row_estimate,
-           td.description as description, def.view_definition, def.partition_key,
-           case when c.relkind = 'p' then array(
+#: The partition key's columns, in key order, of a partitioned table ``c`` (else null).
+PARTITION_COLUMNS = """case when c.relkind = 'p' then array(
                select pa.attname::text
                from pg_catalog.pg_partitioned_table pt
                cross join lateral unnest(pt.partattrs::int2[]) with ordinality as k(attnum, ord)
                join pg_catalog.pg_attribute pa on pa.attrelid = pt.partrelid and pa.attnum = k.attnum
                where pt.partrelid = c.oid
-               order by k.ord) end as partition_columns,
+               order by k.ord) end"""
+
+_READ = text(
+    """
+    select c.oid as oid, c.relkind::text as relkind, c.reltuples::bigint as row_estimate,
+           td.description as description, def.view_definition, def.partition_key,
+           """
+    + PARTITION_COLUMNS
+    + """ as partition_columns,
            cols.items as columns, cons.items as constraints, """
     + PG_DIGEST
     + """ as digest
@@ -172,7 +178,7 @@ def read_relations(
     if not oids:
         return tables
     types: dict[tuple[Any, ...], dict[str, Any]] = {}  # thousands of columns, a few dozen types
-    conn.execute(PG_NO_JIT)
+    disable_jit(conn)
     for row in conn.execute(_READ, {"oids": list(oids)}):
         schema, name = oids[row.oid]
         tables.setdefault(schema, []).append(_table(row, name, database, types))

@@ -22,9 +22,9 @@ __all__ = [
     "DIGEST_DIALECTS",
     "PG_DIGEST",
     "PG_DIGEST_MIN_VERSION",
-    "PG_NO_JIT",
     "PG_RELATION_FILTER",
     "PG_RELATION_JOINS",
+    "disable_jit",
     "read_table_digests",
     "supports_digests",
 ]
@@ -124,10 +124,20 @@ _PG_DIGESTS_TEMPLATE = (
 
 _PG_DIGESTS = text(_PG_DIGESTS_TEMPLATE)
 
-#: Sent before the large catalog queries: the planner's estimates for them are high enough to
-#: JIT-compile them, which costs more (tens of ms) than it saves on catalog-sized data. A session
-#: setting: the source's connections are in autocommit mode (a transaction would undo it at its end).
-PG_NO_JIT = text("set jit = off")
+_PG_NO_JIT = text("set jit = off")
+
+
+def disable_jit(conn: Connection) -> None:
+    """Turn PostgreSQL's JIT off for this session, before the large catalog queries.
+
+    The planner's estimates for them are high enough to JIT-compile them, which costs more (tens
+    of ms) than it saves on catalog-sized data. A session setting: the source's connections are in
+    autocommit mode. Servers without the setting (PostgreSQL-compatible ones) are left as they are.
+    """
+    try:
+        conn.execute(_PG_NO_JIT)
+    except DBAPIError:
+        log.debug("This server has no jit setting; left as it is.", exc_info=True)
 
 # Tables and views of the current database (attached catalogs are other databases), with their
 # columns in column_index order and every constraint (NOT NULL and CHECK included) by type,
@@ -209,7 +219,7 @@ def read_table_digests(
     wanted = None if tables is None else frozenset(tables)
     dialect = conn.dialect.name
     if dialect == "postgresql":
-        conn.execute(PG_NO_JIT)
+        disable_jit(conn)
         rows = conn.execute(_PG_DIGESTS, {"schemas": list(schemas)})
     elif dialect == "duckdb":
         rows = conn.execute(_DUCKDB_DIGESTS, {"schemas": list(schemas)})

@@ -104,13 +104,9 @@ _PG_RELATIONS = text(
            c.relkind::text as relkind,
            c.reltuples::bigint as row_estimate,
            case when c.relkind = 'p' then pg_catalog.pg_get_partkeydef(c.oid) end as partition_key,
-           case when c.relkind = 'p' then array(
-               select a.attname::text
-               from pg_catalog.pg_partitioned_table pt
-               cross join lateral unnest(pt.partattrs::int2[]) with ordinality as k(attnum, ord)
-               join pg_catalog.pg_attribute a on a.attrelid = pt.partrelid and a.attnum = k.attnum
-               where pt.partrelid = c.oid
-               order by k.ord) end as partition_columns,
+           """
+    + postgres_reflection.PARTITION_COLUMNS
+    + """ as partition_columns,
            case when c.relkind in ('v', 'm') then pg_catalog.pg_get_viewdef(c.oid) end as view_definition
     from pg_catalog.pg_class c
     join pg_catalog.pg_namespace n on n.oid = c.relnamespace

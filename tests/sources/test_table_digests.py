@@ -523,3 +523,15 @@ def test_postgres_digests_over_several_connections(pg_url: str) -> None:
 def test_digest_connections_must_be_sensible() -> None:
     with pytest.raises(ConfigError, match="digest_connections=0"):
         SqlAlchemySource("postgresql+psycopg://u@h/db", digest_connections=0)
+
+
+def test_disable_jit_leaves_servers_without_the_setting_alone(tmp_path: Path) -> None:
+    from airflow_provider_omingest.sources.sql_digests import disable_jit
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    try:
+        with engine.connect() as conn:
+            disable_jit(conn)  # SQLite has no such statement: the error is swallowed
+            assert conn.execute(sa.text("select 1")).scalar_one() == 1
+    finally:
+        engine.dispose()
