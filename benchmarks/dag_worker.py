@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -141,25 +142,27 @@ def run_dag(spec: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 class _SleepCounter:
-    """Stands in for the ``time`` module inside ``airflow.sdk.definitions.dag``: counts its sleeps."""
+    """Wraps ``time.sleep``: counts the seconds slept by ``dag.test()`` itself."""
 
-    def __init__(self) -> None:
+    def __init__(self, sleep: Any) -> None:
         self.seconds = 0.0
+        self._sleep = sleep
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(time, name)
-
-    def sleep(self, seconds: float) -> None:
-        self.seconds += seconds
-        time.sleep(seconds)
+    def __call__(self, seconds: float) -> None:
+        caller = sys._getframe(1).f_code.co_filename.replace("\\", "/")
+        if caller.endswith("airflow/sdk/definitions/dag.py"):
+            self.seconds += seconds
+        self._sleep(seconds)
 
 
 def _count_dag_test_sleeps() -> _SleepCounter:
-    """Count the seconds ``dag.test()`` sleeps when no task is ready (its 1 s polling, not Airflow's cost)."""
-    import airflow.sdk.definitions.dag as dag_module
+    """Count the seconds ``dag.test()`` sleeps when no task is ready (its 1 s polling, not Airflow's cost).
 
-    counter = _SleepCounter()
-    dag_module.time = counter  # type: ignore[attr-defined]
+    ``dag.test()`` imports ``time`` inside the function, so ``time.sleep`` itself is wrapped
+    (for this worker process only) and the sleeps are attributed by their caller's file.
+    """
+    counter = _SleepCounter(time.sleep)
+    time.sleep = counter  # type: ignore[assignment]
     return counter
 
 
