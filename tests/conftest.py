@@ -28,7 +28,7 @@ os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps([
 ])
 os.environ.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
 
-from tests.support.postgres_server import PostgresServer  # noqa: E402
+from tests.support.postgres_server import PostgresServer
 
 _counter = itertools.count()
 _EXIT_STATUS = pytest.StashKey[int]()

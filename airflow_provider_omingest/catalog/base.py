@@ -129,7 +129,7 @@ class Catalog(abc.ABC):
     def get_run(self, run_id: str) -> RunRecord | None:
         """Return a run record."""
 
-    def close(self) -> None:  # noqa: B027 - optional hook
+    def close(self) -> None:
         """Release connections."""
 
     def __enter__(self) -> Catalog:

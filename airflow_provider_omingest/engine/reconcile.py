@@ -136,7 +136,7 @@ def _compare(
             kind=kind,  # type: ignore[arg-type]
             database=database,
             schema_name=schema if kind == "table" else getattr(entity, "name", None),
-            name=getattr(entity, "name"),
+            name=entity.name,
             fingerprint=fingerprint,
             body=entity.model_dump(mode="json"),
             change=change,  # type: ignore[arg-type]

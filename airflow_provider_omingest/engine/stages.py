@@ -169,8 +169,9 @@ def plan_run(
         last_value=window.last_value, scope_tables=sum(sum(c.values()) for c in counts.values()) + vanished_scope,
         schema_tables=counts,
     )
-    sizing = dict(threads=settings.threads, tables_per_unit=settings.tables_per_unit, max_units=settings.max_units,
-                  min_tables_per_unit=min(settings.min_tables_per_unit, settings.tables_per_unit))
+    sizing = {"threads": settings.threads, "tables_per_unit": settings.tables_per_unit,
+              "max_units": settings.max_units,
+              "min_tables_per_unit": min(settings.min_tables_per_unit, settings.tables_per_unit)}
     if window.mode == "incremental":
         try:
             changes = find_changes(source, catalog, settings.service, listed, window.since)  # type: ignore[arg-type]

@@ -131,7 +131,6 @@ class OmingestPlanOperator(BaseOperator):
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
         from airflow_provider_omingest.engine.stages import plan_run
-
         from airflow_provider_omingest.watermark_store import read_watermark
 
         mode, dry_run = as_mode(self.mode), as_bool(self.dry_run, "dry_run")

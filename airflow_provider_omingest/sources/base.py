@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, ClassVar
 
 from airflow_provider_omingest.exceptions import IncrementalUnsupported
-
 from airflow_provider_omingest.models.units import SchemaSnapshot
 
 if TYPE_CHECKING:
@@ -142,7 +141,7 @@ class Source(abc.ABC):
         """
         raise IncrementalUnsupported(self.kind, "this source cannot compute table digests")
 
-    def close(self) -> None:  # noqa: B027 - optional hook
+    def close(self) -> None:
         """Release the connection."""
 
     def __enter__(self) -> Source:

@@ -64,7 +64,7 @@ PG_RELATION_JOINS = """
                case when c.relkind = 'p' then pg_catalog.pg_get_partkeydef(c.oid) end as partition_key
     ) def
     left join lateral (
-        select {column_items}bit_xor(hash_record_extended(%s, 0)) as hash
+        select {column_items}bit_xor(hash_record_extended(<column record>, 0)) as hash
         from pg_catalog.pg_attribute a
         left join pg_catalog.pg_attrdef ad on ad.adrelid = a.attrelid and ad.adnum = a.attnum
         left join pg_catalog.pg_description cd
@@ -91,7 +91,7 @@ PG_RELATION_JOINS = """
     ) cons on true
     left join pg_catalog.pg_description td
       on td.objoid = c.oid and td.classoid = 'pg_catalog.pg_class'::regclass and td.objsubid = 0
-""" % PG_COLUMN_RECORD.replace("%", "%%")
+""".replace("<column record>", PG_COLUMN_RECORD)
 
 #: The digest of relation ``c``, over :data:`PG_RELATION_JOINS`.
 PG_DIGEST = """md5(quote_nullable(c.relkind::text)

@@ -29,7 +29,12 @@ from sqlalchemy.engine.reflection import Inspector, ObjectKind
 from sqlalchemy.exc import NoSuchModuleError
 from sqlalchemy.pool import QueuePool, StaticPool
 
-from airflow_provider_omingest.exceptions import ConfigError, IncrementalUnsupported, MissingDependency, SourceError
+from airflow_provider_omingest.exceptions import (
+    ConfigError,
+    IncrementalUnsupported,
+    MissingDependency,
+    SourceError,
+)
 from airflow_provider_omingest.models.entities import (
     Column,
     ConstraintType,

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_omingest.exceptions import ConfigError
 from airflow_provider_omingest.engine.planner import plan_units, unit_label
+from airflow_provider_omingest.exceptions import ConfigError
 
 
 def _covered(units):

@@ -83,8 +83,7 @@ class PostgresServer:
             **self.extra_conf,
         }
         with open(self.datadir / "postgresql.conf", "a") as f:
-            for k, v in conf.items():
-                f.write(f"{k} = {v}\n")
+            f.writelines(f"{k} = {v}\n" for k, v in conf.items())
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-l", str(self.root / "log"),
                   "-w", "-t", "60", "start")
         return self
