@@ -92,7 +92,7 @@ def _task_times(dag_id: str, run_id: str) -> dict[str, Any]:
 
 def run_dag(spec: dict[str, Any]) -> list[dict[str, Any]]:
     """Run the steps of a ``dag`` spec; return one record per step."""
-    from benchmarks.worker import _mutate_step, median_record, repetitions
+    from benchmarks.worker import run_steps
 
     home = Path(spec["airflow_home"])
     bundle = configure_airflow(home, spec)
@@ -108,36 +108,30 @@ def run_dag(spec: dict[str, Any]) -> list[dict[str, Any]]:
     dag = DagBag(dag_folder=str(bundle)).get_dag(DAG_ID)
     logging.getLogger("airflow_provider_omingest").setLevel(logging.WARNING)
     statements = SourceStatements(spec["admin_dsn"], spec["database"])
-    records: list[dict[str, Any]] = []
     sleeps = _count_dag_test_sleeps()
-    for step in spec["steps"]:
-        if step["step"] == "mutate":
-            records.append(_mutate_step(spec, step))
-            continue
-        samples = []
-        for mutation in repetitions(step):
-            if mutation is not None:
-                records.append(_mutate_step(spec, mutation))
-            statements.reset()
-            sleeps.seconds = 0.0
-            with RssSampler() as rss:
-                started = time.perf_counter()
-                dr = dag.test(run_conf={"mode": step["mode"]})
-                seconds = time.perf_counter() - started
-            stm = statements.read()
-            summary = _summary(DAG_ID, dr.run_id)
-            xcoms = xcom_bytes(DAG_ID, dr.run_id)
-            samples.append({
-                "step": "run", "scenario": step["name"], "mode": summary.get("mode"), "status": str(dr.state),
-                "wall_s": round(seconds, 3), "source_statements": stm["statements"],
-                "source_distinct_statements": stm["distinct"], "tables_fetched": summary.get("tables_fetched"),
-                "peak_rss_mib": round(rss.peak, 1), "rss_before_mib": round(rss.start_rss, 1),
-                "units": summary.get("units"), "totals": summary.get("totals"),
-                "xcom_bytes": sum(xcoms.values()), "xcom_bytes_by_task": xcoms,
-                "airflow_db_init_s": round(init_s, 2), "dag_test_sleep_s": round(sleeps.seconds, 2),
-                **_task_times(DAG_ID, dr.run_id),
-            })
-        records.append(median_record(samples))
+
+    def run_once(step: dict[str, Any]) -> dict[str, Any]:
+        statements.reset()
+        sleeps.seconds = 0.0
+        with RssSampler() as rss:
+            started = time.perf_counter()
+            dr = dag.test(run_conf={"mode": step["mode"]})
+            seconds = time.perf_counter() - started
+        stm = statements.read()
+        summary = _summary(DAG_ID, dr.run_id)
+        xcoms = xcom_bytes(DAG_ID, dr.run_id)
+        return {
+            "step": "run", "scenario": step["name"], "mode": summary.get("mode"), "status": str(dr.state),
+            "wall_s": round(seconds, 3), "source_statements": stm["statements"],
+            "source_distinct_statements": stm["distinct"], "tables_fetched": summary.get("tables_fetched"),
+            "peak_rss_mib": round(rss.peak, 1), "rss_before_mib": round(rss.start_rss, 1),
+            "units": summary.get("units"), "totals": summary.get("totals"),
+            "xcom_bytes": sum(xcoms.values()), "xcom_bytes_by_task": xcoms,
+            "airflow_db_init_s": round(init_s, 2), "dag_test_sleep_s": round(sleeps.seconds, 2),
+            **_task_times(DAG_ID, dr.run_id),
+        }
+
+    records = run_steps(spec, run_once)
     return records
 
 

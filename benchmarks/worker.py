@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
@@ -53,19 +53,31 @@ def _mutate_step(spec: dict[str, Any], step: dict[str, Any]) -> dict[str, Any]:
             "seconds": round(time.perf_counter() - started, 3)}
 
 
-def repetitions(step: dict[str, Any]) -> Iterator[dict[str, Any] | None]:
-    """Yield, for each of the step's ``repeat`` runs, the mutation to make first (or None).
+def run_steps(spec: dict[str, Any], run_once: Callable[[dict[str, Any]], dict[str, Any]]) -> list[dict[str, Any]]:
+    """Run a spec's steps: mutations as they come, each run step ``repeat`` times (its median kept).
 
-    Each round changes other tables (its own seed and tag), so every repetition of an
-    "incremental after a change" run has a fresh change to find.
+    A repeated step with ``mutate`` changes other tables before each repetition (its own seed
+    and tag), so every repetition of an "incremental after a change" run has a fresh change to find.
+
+    :param run_once: runs one repetition of a run step and returns its record (with ``wall_s``).
     """
-    mutation = step.get("mutate")
-    for i in range(step.get("repeat", 1)):
-        yield None if mutation is None else {**mutation, "seed": mutation.get("seed", 1) + i,
-                                              "tag": f"{mutation.get('tag', 'm')}{i}"}
+    records: list[dict[str, Any]] = []
+    for step in spec["steps"]:
+        if step["step"] == "mutate":
+            records.append(_mutate_step(spec, step))
+            continue
+        mutation = step.get("mutate")
+        samples = []
+        for i in range(step.get("repeat", 1)):
+            if mutation is not None:
+                records.append(_mutate_step(spec, {**mutation, "seed": mutation.get("seed", 1) + i,
+                                                   "tag": f"{mutation.get('tag', 'm')}{i}"}))
+            samples.append(run_once(step))
+        records.append(_median_record(samples))
+    return records
 
 
-def median_record(samples: list[dict[str, Any]]) -> dict[str, Any]:
+def _median_record(samples: list[dict[str, Any]]) -> dict[str, Any]:
     """Return the sample with the median wall time, with every sample's wall time attached."""
     ordered = sorted(samples, key=lambda r: r["wall_s"])
     record = dict(ordered[(len(ordered) - 1) // 2])
@@ -86,36 +98,31 @@ def run_engine(spec: dict[str, Any]) -> list[dict[str, Any]]:
     statements = SourceStatements(spec["admin_dsn"], spec["database"])
     source_url = spec["source_url"]
     last_summary = None
-    records = []
-    for step in spec["steps"]:
-        if step["step"] == "mutate":
-            records.append(_mutate_step(spec, step))
-            continue
-        samples = []
-        for mutation in repetitions(step):
-            if mutation is not None:
-                records.append(_mutate_step(spec, mutation))
-            last_value = None
-            if step.get("watermark") and last_summary is not None:
-                last_value = last_summary.source_clock
-            statements.reset()
-            counter.reset()
-            with RssSampler() as rss:
-                started = time.perf_counter()
-                summary = run_ingestion(lambda: SqlAlchemySource(source_url), catalog, settings,
-                                        requested_mode=step["mode"], last_value=last_value)
-                seconds = time.perf_counter() - started
-            stm = statements.read()
-            samples.append({
-                "step": "run", "scenario": step["name"], "mode": summary.mode, "status": summary.status,
-                "wall_s": round(seconds, 3), "source_statements": stm["statements"],
-                "source_distinct_statements": stm["distinct"], "tables_fetched": summary.tables_fetched,
-                "catalog_statements": counter.count, "catalog_rows_written_or_bound": counter.rows,
-                "peak_rss_mib": round(rss.peak, 1), "rss_before_mib": round(rss.start_rss, 1),
-                "units": summary.units, "totals": summary.totals, "change_method": summary.change_method,
-            })
-            last_summary = summary
-        records.append(median_record(samples))
+
+    def run_once(step: dict[str, Any]) -> dict[str, Any]:
+        nonlocal last_summary
+        last_value = None
+        if step.get("watermark") and last_summary is not None:
+            last_value = last_summary.source_clock
+        statements.reset()
+        counter.reset()
+        with RssSampler() as rss:
+            started = time.perf_counter()
+            summary = run_ingestion(lambda: SqlAlchemySource(source_url), catalog, settings,
+                                    requested_mode=step["mode"], last_value=last_value)
+            seconds = time.perf_counter() - started
+        stm = statements.read()
+        last_summary = summary
+        return {
+            "step": "run", "scenario": step["name"], "mode": summary.mode, "status": summary.status,
+            "wall_s": round(seconds, 3), "source_statements": stm["statements"],
+            "source_distinct_statements": stm["distinct"], "tables_fetched": summary.tables_fetched,
+            "catalog_statements": counter.count, "catalog_rows_written_or_bound": counter.rows,
+            "peak_rss_mib": round(rss.peak, 1), "rss_before_mib": round(rss.start_rss, 1),
+            "units": summary.units, "totals": summary.totals, "change_method": summary.change_method,
+        }
+
+    records = run_steps(spec, run_once)
     catalog.close()
     return records
 

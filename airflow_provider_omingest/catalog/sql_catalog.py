@@ -246,8 +246,9 @@ class SqlCatalog(Catalog):
                 e.c.kind.in_(("schema", "table")),
             )]
         else:
-            fqns = [build_fqn(service, database, s) for s in sorted(set(schemas))]
-            fqns += [build_fqn(service, database, s, t) for s in sorted(set(schemas)) for t in tables.get(s, ())]
+            wanted = sorted(set(schemas))
+            fqns = [build_fqn(service, database, s) for s in wanted]
+            fqns += [build_fqn(service, database, s, t) for s in wanted for t in tables.get(s, ())]
             queries = [sa.select(*columns).where(e.c.fqn.in_(chunk)) for chunk in _chunks(fqns)]
         with self._transaction(f"read the scope {service}.{database} {len(schemas)} schema(s)") as conn:
             rows = [row for query in queries for row in conn.execute(query).all()]

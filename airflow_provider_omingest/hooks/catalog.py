@@ -9,6 +9,7 @@ from airflow.sdk import BaseHook
 
 from airflow_provider_omingest.exceptions import ConfigError
 from airflow_provider_omingest.hooks.connection_urls import sqlalchemy_url
+from airflow_provider_omingest.hooks.extras import int_extra
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -84,8 +85,8 @@ class OmingestCatalogHook(BaseHook):
             conn.password,
             verify_ssl=_as_verify(extra.get("verify_ssl", True)),
             timeout=float(extra.get("timeout", 30.0)),
-            max_concurrency=int(extra.get("max_concurrency", 8)),
-            retries=int(extra.get("retries", 5)),
+            max_concurrency=int_extra("max_concurrency", extra.get("max_concurrency"), 8),
+            retries=int_extra("retries", extra.get("retries"), 5),
             service_type=extra.get("service_type", DEFAULT_SERVICE_TYPE),
             extras_property=extra.get("extras_property", DEFAULT_EXTRAS_PROPERTY),
             runs_url=runs_url,

@@ -22,7 +22,7 @@ import logging
 import warnings
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_omingest.exceptions import ConfigError
+from airflow_provider_omingest.hooks.extras import boolean_extra, int_extra
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -62,14 +62,14 @@ def source_from_connection(conn: Connection) -> SnowflakeSource:
         region=_field(extra, "region"),
         authenticator=extra.get("authenticator") or None,
         token=extra.get("token") or None,
-        insecure_mode=_boolean("insecure_mode", _field(extra, "insecure_mode"), False),
-        ocsp_fail_open=_boolean("ocsp_fail_open", extra.get("ocsp_fail_open"), None),
+        insecure_mode=boolean_extra("insecure_mode", _field(extra, "insecure_mode"), False),
+        ocsp_fail_open=boolean_extra("ocsp_fail_open", extra.get("ocsp_fail_open"), None),
         session_parameters=extra.get("session_parameters") or None,
         host=extra.get("host") or None,
         port=_port(extra.get("port")),
         protocol=extra.get("protocol") or None,
-        login_timeout=_int_or_none("login_timeout", extra.get("login_timeout")),
-        network_timeout=_int_or_none("network_timeout", extra.get("network_timeout")),
+        login_timeout=int_extra("login_timeout", extra.get("login_timeout")),
+        network_timeout=int_extra("network_timeout", extra.get("network_timeout")),
     )
     exclude = extra.get("omingest_exclude_databases", ["SNOWFLAKE"])
     if isinstance(exclude, str):
@@ -77,9 +77,11 @@ def source_from_connection(conn: Connection) -> SnowflakeSource:
     return SnowflakeSource(
         config,
         account_usage=extra.get("omingest_account_usage") or DEFAULT_ACCOUNT_USAGE,
-        include_tags=_boolean("omingest_include_tags", extra.get("omingest_include_tags"), True),
-        include_constraints=_boolean("omingest_include_constraints", extra.get("omingest_include_constraints"), True),
-        rescan_altered_schemas=_boolean(
+        include_tags=boolean_extra("omingest_include_tags", extra.get("omingest_include_tags"), True),
+        include_constraints=boolean_extra(
+            "omingest_include_constraints", extra.get("omingest_include_constraints"), True
+        ),
+        rescan_altered_schemas=boolean_extra(
             "omingest_rescan_altered_schemas", extra.get("omingest_rescan_altered_schemas"), True
         ),
         exclude_databases=tuple(exclude),
@@ -100,27 +102,5 @@ def _field(extra: dict[str, Any], name: str) -> Any:
     return extra.get(legacy) or None
 
 
-def _boolean(setting: str, value: Any, default: bool | None) -> Any:
-    if value is None or value == "":
-        return default
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "1", "yes", "y", "on"):
-        return True
-    if text in ("false", "0", "no", "n", "off"):
-        return False
-    raise ConfigError(f"extra {setting}", value, "expected true or false")
-
-
-def _int_or_none(setting: str, value: Any) -> int | None:
-    if value is None or value == "":
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"extra {setting}", value, "expected a whole number") from None
-
-
 def _port(value: Any) -> int | None:
-    return _int_or_none("port", value)
+    return int_extra("port", value)

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
-from airflow_provider_omingest.exceptions import ConfigError
 from airflow_provider_omingest.hooks.connection_urls import sqlalchemy_url
+from airflow_provider_omingest.hooks.extras import int_extra
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -69,7 +69,8 @@ class OmingestSourceHook(BaseHook):
             engine_kwargs["connect_args"] = {"read_only": True}
         return SqlAlchemySource(sqlalchemy_url(self.connection), database_name=extra.get("database_name"),
                                 engine_kwargs=engine_kwargs,
-                                digest_connections=_int_extra(extra, "digest_connections", 2))
+                                digest_connections=int_extra("digest_connections",
+                                                             extra.get("digest_connections"), 2))
 
     def get_conn(self) -> Source:
         """Return a new source (Airflow's generic hook entry point)."""
@@ -84,10 +85,3 @@ class OmingestSourceHook(BaseHook):
         except Exception as e:
             return False, str(e)
 
-
-def _int_extra(extra: dict[str, Any], key: str, default: int) -> int:
-    value = extra.get(key, default)
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"connection extra {key}", value, "must be an integer") from None

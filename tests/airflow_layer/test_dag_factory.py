@@ -42,6 +42,7 @@ def test_shape_params_and_caps():
         ({"filters": {"table": {"exclude": ["(unclosed"]}}}, "(unclosed"),
         ({"filters": {"database": {"include": ["*bad"]}}}, "*bad"),
         ({"threads": 0}, "threads"),
+        ({"min_tables_per_unit": 0}, "min_tables_per_unit"),
         ({"max_delete_fraction": 1.5}, "max_delete_fraction"),
         ({"service": " "}, "service"),
         ({"default_mode": "sometimes"}, "sometimes"),
