@@ -1,6 +1,13 @@
-"""One exception base; subclasses carry their context and build their own message."""
+"""One exception base; subclasses carry their context as attributes and build their own message.
+
+Whether a retry can help is decided when the error is made (``retryable``), never by string
+matching later: the operators map a non-retryable error to a task failure without retries.
+Every error pickles with all its attributes (Airflow sends exceptions across processes).
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 __all__ = [
     "CatalogError",
@@ -13,10 +20,21 @@ __all__ = [
 ]
 
 
+def _rebuild(cls: type[OmingestError], args: tuple[Any, ...], state: dict[str, Any]) -> OmingestError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
+
+
 class OmingestError(Exception):
     """Base of every omingest error. ``retryable`` says whether a retry can help."""
 
     retryable: bool = False
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt without calling __init__, so every attribute survives, whatever the signature.
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
 
 
 class ConfigError(OmingestError, ValueError):
@@ -25,9 +43,6 @@ class ConfigError(OmingestError, ValueError):
     def __init__(self, setting: str, value: object, problem: str) -> None:
         self.setting, self.value, self.problem = setting, value, problem
         super().__init__(f"Invalid {setting}={value!r}: {problem}")
-
-    def __reduce__(self):
-        return (type(self), (self.setting, self.value, self.problem))
 
 
 class MissingDependency(OmingestError, ImportError):
@@ -39,22 +54,18 @@ class MissingDependency(OmingestError, ImportError):
             f"{what} is not installed. Install it with: pip install 'airflow-provider-omingest[{extra}]'"
         )
 
-    def __reduce__(self):
-        return (type(self), (self.what, self.extra))
-
 
 class SourceError(OmingestError):
-    """Reading the source failed for a database or schema."""
+    """Reading the source failed for a database or schema.
 
-    retryable = True
+    Transient by default (a timeout, a dropped connection: a retry can help). Pass
+    ``retryable=False`` for what a retry cannot fix: the schema does not exist, permission denied.
+    """
 
-    def __init__(self, database: str, schema: str | None, reason: str) -> None:
-        self.database, self.schema, self.reason = database, schema, reason
+    def __init__(self, database: str, schema: str | None, reason: str, *, retryable: bool = True) -> None:
+        self.database, self.schema, self.reason, self.retryable = database, schema, reason, retryable
         where = f"schema {database}.{schema}" if schema else f"database {database}"
         super().__init__(f"Could not read {where}: {reason}")
-
-    def __reduce__(self):
-        return (type(self), (self.database, self.schema, self.reason))
 
 
 class IncrementalUnsupported(OmingestError):
@@ -64,14 +75,21 @@ class IncrementalUnsupported(OmingestError):
         self.source, self.reason = source, reason
         super().__init__(f"Incremental extraction is not available for source {source!r}: {reason}")
 
-    def __reduce__(self):
-        return (type(self), (self.source, self.reason))
-
 
 class CatalogError(OmingestError):
-    """Reading or writing the catalog failed."""
+    """Reading or writing the catalog failed.
 
-    retryable = True
+    :param reason: what went wrong, in words a person can act on.
+    :param entity: the fully qualified name concerned, if one.
+    :param status: the HTTP status of a REST catalog's answer, if one.
+    :param retryable: whether a retry can help (decided by whoever saw the failure).
+    """
+
+    def __init__(
+        self, reason: str, *, entity: str | None = None, status: int | None = None, retryable: bool = True
+    ) -> None:
+        self.reason, self.entity, self.status, self.retryable = reason, entity, status, retryable
+        super().__init__(reason)
 
 
 class DeletionRefused(OmingestError):
@@ -85,6 +103,3 @@ class DeletionRefused(OmingestError):
             f"fail-safe threshold of {100 * max_fraction:.0f}%. Nothing was deleted. If these tables "
             "really are gone, re-run with the param confirm_delete=true (or raise max_delete_fraction)."
         )
-
-    def __reduce__(self):
-        return (type(self), (self.to_delete, self.scope, self.max_fraction))

@@ -592,13 +592,13 @@ class SqlCatalog(Catalog):
     def _error(self, action: str, exc: sa_exc.SQLAlchemyError) -> CatalogError:
         cause = getattr(exc, "orig", None) or exc
         detail = " ".join(str(cause).split())[:_MAX_ERROR_DETAIL]
-        error = CatalogError(
-            f"Could not {action} in the catalog at {self.safe_url}: {type(cause).__name__}: {detail}"
-        )
-        error.retryable = isinstance(
+        retryable = isinstance(
             exc, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
         ) or bool(getattr(exc, "connection_invalidated", False))
-        return error
+        return CatalogError(
+            f"Could not {action} in the catalog at {self.safe_url}: {type(cause).__name__}: {detail}",
+            retryable=retryable,
+        )
 
 
 # -- helpers ------------------------------------------------------------------------------------
