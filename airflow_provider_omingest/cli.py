@@ -86,7 +86,7 @@ def _run(args: argparse.Namespace) -> int:
     from airflow_provider_omingest.catalog.sql_catalog import SqlCatalog
     from airflow_provider_omingest.config import IngestionSettings
     from airflow_provider_omingest.engine.runner import run_ingestion
-    from airflow_provider_omingest.sources.sqlalchemy_source import SqlAlchemySource
+    from airflow_provider_omingest.sources.sql.source import SqlAlchemySource
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     settings = IngestionSettings(service=args.service, threads=args.threads)
@@ -122,7 +122,7 @@ def _demo(args: argparse.Namespace) -> int:
     (workdir / "airflow").mkdir(parents=True)
     _demo_environment(workdir, dags, warehouse, catalog_path)
 
-    from airflow_provider_omingest.sources.demo_warehouse import build_demo_warehouse, mutate_demo_warehouse
+    from airflow_provider_omingest.demo.warehouse import build_demo_warehouse, mutate_demo_warehouse
 
     build_demo_warehouse(warehouse)
     print(f"Built the demo warehouse: {warehouse}")

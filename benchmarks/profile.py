@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     from airflow_provider_omingest.catalog.sql_catalog import SqlCatalog
     from airflow_provider_omingest.config import IngestionSettings
     from airflow_provider_omingest.engine.runner import run_ingestion
-    from airflow_provider_omingest.sources.sqlalchemy_source import SqlAlchemySource
+    from airflow_provider_omingest.sources.sql.source import SqlAlchemySource
     from tests.support.postgres_server import PostgresServer
 
     args.out.mkdir(parents=True, exist_ok=True)

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from airflow_provider_omingest.catalog.sql_catalog import SqlCatalog
+from airflow_provider_omingest.demo.warehouse import build_demo_warehouse, mutate_demo_warehouse
 from airflow_provider_omingest.hooks import source as source_hook
-from airflow_provider_omingest.sources.demo_warehouse import build_demo_warehouse, mutate_demo_warehouse
 
 pytestmark = pytest.mark.airflow
 
@@ -199,7 +199,7 @@ def test_incremental_run_fetches_only_changes_and_matches_a_full_run(env, tmp_pa
     full_catalog = SqlCatalog(f"sqlite:///{tmp_path / 'full.db'}")
     from airflow_provider_omingest.config import IngestionSettings
     from airflow_provider_omingest.engine.runner import run_ingestion
-    from airflow_provider_omingest.sources.sqlalchemy_source import SqlAlchemySource
+    from airflow_provider_omingest.sources.sql.source import SqlAlchemySource
 
     run_ingestion(lambda: SqlAlchemySource(f"duckdb:///{env['warehouse']}"), full_catalog,
                   IngestionSettings(service="demo"), requested_mode="full")
