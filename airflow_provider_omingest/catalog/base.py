@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
@@ -32,6 +32,9 @@ class StoredEntity(BaseModel):
     source_digest: str | None = Field(
         None, description="The source's own digest of the structure, for digest-based incremental runs."
     )
+    object_id: str | None = Field(
+        None, description="The source's identity of the object (Snowflake TABLE_ID, an OID), to see moves."
+    )
 
 
 class EntityWrite(BaseModel):
@@ -47,6 +50,9 @@ class EntityWrite(BaseModel):
     change: Literal["created", "updated", "restored"]
     source_digest: str | None = Field(
         None, description="Stored even when the fingerprint is unchanged (no new version then)."
+    )
+    object_id: str | None = Field(
+        None, description="The source's identity of the object; stored like source_digest (no new version)."
     )
 
 
@@ -77,6 +83,10 @@ class RunRecord(BaseModel):
 class Catalog(abc.ABC):
     """Read and write metadata entities. Reads are one query per scope; writes are batched."""
 
+    #: Whether the catalog keeps the sources' object ids, so that :meth:`find_by_object_ids` answers.
+    #: Override in catalogs that store them.
+    holds_object_ids: ClassVar[bool] = False
+
     @abc.abstractmethod
     def read_scope(
         self, service: str, database: str, schemas: list[str], tables: Mapping[str, Sequence[str]] | None = None
@@ -86,6 +96,18 @@ class Catalog(abc.ABC):
         :param tables: schema -> table names: only these tables (and the schema entities) are
             needed, e.g. by an incremental unit; a catalog may return more.
         """
+
+    def find_by_object_ids(self, service: str, object_ids: Collection[str]) -> list[StoredEntity]:
+        """Return the live tables of ``service`` whose ``object_id`` is one of ``object_ids``, in one read.
+
+        The engine uses it to see that a changed table was moved (its id is already catalogued
+        under another name). A catalog that cannot hold object ids returns nothing: moves are
+        then found by full runs, as a deletion under the old name and a creation under the new one.
+
+        :param service: the service.
+        :param object_ids: the source's object ids.
+        """
+        return []
 
     @abc.abstractmethod
     def list_schemas(self, service: str, database: str) -> list[str]:
@@ -98,7 +120,8 @@ class Catalog(abc.ABC):
         What happens depends on what is stored, not on ``write.change``, so that a retried
         task converges: a new FQN is created; a soft-deleted one is restored; a live one with a
         different fingerprint is updated (version + 1, history with the diff); a live one with
-        the same fingerprint is left alone (only a changed ``source_digest`` is recorded).
+        the same fingerprint is left alone (only a changed ``source_digest`` or ``object_id`` is
+        recorded).
         """
 
     @abc.abstractmethod

@@ -16,7 +16,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -87,6 +87,7 @@ def build_tables(prefix: str = "omingest_") -> CatalogTables:
         sa.Column("name", sa.Text, nullable=False),
         sa.Column("fingerprint", sa.String(64), nullable=False),
         sa.Column("source_digest", sa.String(64), nullable=True),
+        sa.Column("object_id", sa.Text, nullable=True),
         sa.Column("body", _JSON, nullable=False),
         sa.Column("version", sa.Integer, nullable=False),
         sa.Column("deleted", sa.Boolean, nullable=False, default=False),
@@ -97,6 +98,7 @@ def build_tables(prefix: str = "omingest_") -> CatalogTables:
         sa.CheckConstraint("kind IN ('database', 'schema', 'table')", name=f"{prefix}entity_kind"),
         sa.Index(f"{prefix}entity_fqn", "fqn", unique=True),
         sa.Index(f"{prefix}entity_scope", "service", "database", "schema_name"),
+        sa.Index(f"{prefix}entity_object_id", "service", "object_id"),
     )
     history = sa.Table(
         f"{prefix}entity_history",
@@ -139,6 +141,7 @@ class _State(NamedTuple):
     fingerprint: str
     deleted: bool
     source_digest: str | None
+    object_id: str | None
 
 
 @dataclass
@@ -147,6 +150,7 @@ class _Plan:
 
     inserts: list[EntityWrite] = field(default_factory=list)
     changes: list[tuple[EntityWrite, _State, str]] = field(default_factory=list)
+    #: Structurally unchanged entities whose source digest or object id changed (no new version).
     digests: list[tuple[EntityWrite, _State]] = field(default_factory=list)
     unchanged: int = 0
 
@@ -154,13 +158,20 @@ class _Plan:
 class SqlCatalog(Catalog):
     """The embedded catalog on SQLAlchemy Core.
 
-    The engine is created, and the tables are created if missing, on first use.
+    The engine is created, and the tables are created if missing (or given the columns a newer
+    version added), on first use.
+
+    Tables keep the source's object id (indexed): a table created under a new name with the id
+    of a live table is a move, and the history of both says so (``moved_from`` on the creation,
+    ``moved_to`` on the deletion of the old name).
 
     :param url: SQLAlchemy URL, e.g. ``sqlite:////var/lib/omingest/catalog.db`` or
         ``postgresql+psycopg://user:pass@host/db``.
     :param table_prefix: Prefix of the catalog's table names.
     :param engine_kwargs: Extra keyword arguments for :func:`sqlalchemy.create_engine`.
     """
+
+    holds_object_ids = True
 
     def __init__(
         self,
@@ -237,7 +248,7 @@ class SqlCatalog(Catalog):
             return {}
         e = self.tables.entity
         columns = (e.c.fqn, e.c.kind, e.c.database, e.c.schema_name, e.c.name, e.c.fingerprint, e.c.deleted,
-                   e.c.source_digest)
+                   e.c.source_digest, e.c.object_id)
         if tables is None:
             queries = [sa.select(*columns).where(
                 e.c.service == service,
@@ -257,10 +268,34 @@ class SqlCatalog(Catalog):
         return {
             fqn: StoredEntity(
                 fqn=fqn, kind=kind, database=db, schema_name=schema, name=name, fingerprint=fingerprint,
-                deleted=deleted, source_digest=digest,
+                deleted=deleted, source_digest=digest, object_id=object_id,
             )
-            for fqn, kind, db, schema, name, fingerprint, deleted, digest in rows
+            for fqn, kind, db, schema, name, fingerprint, deleted, digest, object_id in rows
         }
+
+    def find_by_object_ids(self, service: str, object_ids: Collection[str]) -> list[StoredEntity]:
+        """Return the live tables of ``service`` with one of ``object_ids``, in one ``SELECT`` (per 5,000 ids).
+
+        :param service: Service name.
+        :param object_ids: The sources' object ids.
+        """
+        wanted = sorted(set(object_ids))
+        if not wanted:
+            return []
+        e = self.tables.entity
+        queries = [
+            sa.select(e.c.fqn, e.c.kind, e.c.database, e.c.schema_name, e.c.name, e.c.fingerprint,
+                      e.c.source_digest, e.c.object_id)
+            .where(e.c.service == service, e.c.kind == "table", ~e.c.deleted, e.c.object_id.in_(chunk))
+            for chunk in _chunks(wanted)
+        ]
+        with self._transaction(f"find {len(wanted)} object id(s) of {service}") as conn:
+            rows = [row for query in queries for row in conn.execute(query).all()]
+        return [
+            StoredEntity(fqn=fqn, kind=kind, database=db, schema_name=schema, name=name, fingerprint=fingerprint,
+                         source_digest=digest, object_id=object_id)
+            for fqn, kind, db, schema, name, fingerprint, digest, object_id in rows
+        ]
 
     def list_schemas(self, service: str, database: str) -> list[str]:
         """Return the names of the live schemas of ``database``, sorted.
@@ -368,8 +403,10 @@ class SqlCatalog(Catalog):
             stored = self._select_state(conn, list(by_fqn))
             plan = _plan(by_fqn.values(), stored)
             old_bodies = self._select_bodies(conn, [s.id for _, s, _ in plan.changes])
-            self._insert_entities(conn, plan.inserts, run_id, now)
-            self._change_entities(conn, plan.changes, old_bodies, run_id, now)
+            arrivals = [*plan.inserts, *(w for w, _, change in plan.changes if change == "restored")]
+            moved_from = self._live_holders(conn, [w for w in arrivals if w.kind == "table"], exclude=by_fqn)
+            self._insert_entities(conn, plan.inserts, run_id, now, moved_from)
+            self._change_entities(conn, plan.changes, old_bodies, run_id, now, moved_from)
             self._update_digests(conn, plan.digests)
         log.info(
             "Applied %d write(s) of run %s in %.2fs: %d created, %d updated or restored, %d unchanged.",
@@ -402,7 +439,9 @@ class SqlCatalog(Catalog):
             if hard:
                 count = self._remove_entities(conn, [s.id for s in stored.values()])
             else:
-                count = self._mark_deleted(conn, [s for s in stored.values() if not s.deleted], run_id)
+                live = [s for s in stored.values() if not s.deleted]
+                moved_to = self._live_holders(conn, live, exclude=stored)
+                count = self._mark_deleted(conn, live, run_id, moved_to)
         log.info("Run %s: %sd %d of %d entities.", run_id, how, count, len(unique))
         return count
 
@@ -439,13 +478,41 @@ class SqlCatalog(Catalog):
         stored: dict[str, _State] = {}
         for chunk in _chunks(sorted(fqns)):
             query = (
-                sa.select(e.c.id, e.c.fqn, e.c.version, e.c.fingerprint, e.c.deleted, e.c.source_digest)
+                sa.select(e.c.id, e.c.fqn, e.c.version, e.c.fingerprint, e.c.deleted, e.c.source_digest,
+                          e.c.object_id)
                 .where(e.c.fqn.in_(chunk))
                 .order_by(e.c.fqn)
                 .with_for_update()
             )
             stored.update((row.fqn, _State(*row)) for row in conn.execute(query))
         return stored
+
+    def _live_holders(
+        self, conn: Connection, entities: Sequence[EntityWrite | _State], *, exclude: Collection[str]
+    ) -> dict[str, str]:
+        """Return FQN -> the FQN of another live table with the same object id (a move's other name).
+
+        :param entities: the entities arriving (created, restored) or leaving (deleted).
+        :param exclude: FQNs that are not the other name (written or deleted in the same call).
+        """
+        by_id: dict[str, list[str]] = {}
+        for entity in entities:
+            if entity.object_id:
+                by_id.setdefault(entity.object_id, []).append(entity.fqn)
+        if not by_id:
+            return {}
+        e = self.tables.entity
+        holders: dict[str, str] = {}
+        for chunk in _chunks(sorted(by_id)):
+            query = sa.select(e.c.object_id, e.c.fqn, e.c.service).where(
+                e.c.kind == "table", ~e.c.deleted, e.c.object_id.in_(chunk))
+            for object_id, other, service in conn.execute(query):
+                if other in exclude:
+                    continue
+                for fqn in by_id[object_id]:
+                    if _service_of(fqn) == service:
+                        holders.setdefault(fqn, other)
+        return holders
 
     def _select_bodies(self, conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
         """Read the stored bodies of the entities about to change."""
@@ -457,7 +524,8 @@ class SqlCatalog(Catalog):
         return bodies
 
     def _insert_entities(
-        self, conn: Connection, writes: list[EntityWrite], run_id: str, now: datetime
+        self, conn: Connection, writes: list[EntityWrite], run_id: str, now: datetime,
+        moved_from: Mapping[str, str],
     ) -> None:
         if not writes:
             return
@@ -470,7 +538,8 @@ class SqlCatalog(Catalog):
             conn.execute(sa.insert(e), rows)
             ids = {fqn: s.id for fqn, s in self._select_state(conn, [w.fqn for w in writes]).items()}
         history = [
-            _history_row(ids[w.fqn], w.fqn, 1, "created", run_id, now, w.fingerprint, {}) for w in writes
+            _history_row(ids[w.fqn], w.fqn, 1, "created", run_id, now, w.fingerprint, _moved("from", w.fqn, moved_from))
+            for w in writes
         ]
         conn.execute(sa.insert(self.tables.history), history)
 
@@ -481,6 +550,7 @@ class SqlCatalog(Catalog):
         old_bodies: dict[int, dict[str, Any]],
         run_id: str,
         now: datetime,
+        moved_from: Mapping[str, str],
     ) -> None:
         if not changes:
             return
@@ -495,6 +565,7 @@ class SqlCatalog(Catalog):
                 name=sa.bindparam("b_name"),
                 fingerprint=sa.bindparam("b_fingerprint"),
                 source_digest=sa.bindparam("b_source_digest"),
+                object_id=sa.bindparam("b_object_id"),
                 body=sa.bindparam("b_body", type_=_JSON),
                 version=sa.bindparam("b_version"),
                 deleted=False,
@@ -515,11 +586,13 @@ class SqlCatalog(Catalog):
                     "b_name": write.name,
                     "b_fingerprint": write.fingerprint,
                     "b_source_digest": write.source_digest,
+                    "b_object_id": write.object_id or state.object_id,
                     "b_body": write.body,
                     "b_version": version,
                 }
             )
             diff = diff_bodies(old_bodies.get(state.id) or {}, write.body)
+            diff.update(_moved("from", write.fqn, moved_from))
             history.append(
                 _history_row(state.id, write.fqn, version, change, run_id, now, write.fingerprint, diff)
             )
@@ -527,14 +600,19 @@ class SqlCatalog(Catalog):
         conn.execute(sa.insert(self.tables.history), history)
 
     def _update_digests(self, conn: Connection, digests: list[tuple[EntityWrite, _State]]) -> None:
-        """Record new source digests of structurally unchanged entities (no new version)."""
+        """Record new source digests and object ids of structurally unchanged entities (no new version)."""
         if not digests:
             return
         e = self.tables.entity
-        stmt = sa.update(e).where(e.c.id == sa.bindparam("b_id")).values(source_digest=sa.bindparam("b_digest"))
-        conn.execute(stmt, [{"b_id": state.id, "b_digest": write.source_digest} for write, state in digests])
+        stmt = sa.update(e).where(e.c.id == sa.bindparam("b_id")).values(
+            source_digest=sa.bindparam("b_digest"), object_id=sa.bindparam("b_object_id"))
+        conn.execute(stmt, [
+            {"b_id": state.id, "b_digest": write.source_digest or state.source_digest,
+             "b_object_id": write.object_id or state.object_id}
+            for write, state in digests
+        ])
 
-    def _mark_deleted(self, conn: Connection, live: list[_State], run_id: str) -> int:
+    def _mark_deleted(self, conn: Connection, live: list[_State], run_id: str, moved_to: Mapping[str, str]) -> int:
         if not live:
             return 0
         e = self.tables.entity
@@ -546,7 +624,9 @@ class SqlCatalog(Catalog):
         )
         conn.execute(stmt, [{"b_id": s.id, "b_version": s.version + 1} for s in live])
         history = [
-            _history_row(s.id, s.fqn, s.version + 1, "deleted", run_id, now, s.fingerprint, {}) for s in live
+            _history_row(s.id, s.fqn, s.version + 1, "deleted", run_id, now, s.fingerprint,
+                         _moved("to", s.fqn, moved_to))
+            for s in live
         ]
         conn.execute(sa.insert(self.tables.history), history)
         return len(live)
@@ -580,6 +660,7 @@ class SqlCatalog(Catalog):
                     conn.execution_options(**{WRITE_OPTION: True})
                     with conn.begin():
                         self.tables.metadata.create_all(conn, checkfirst=True)
+                        self._add_missing_columns(conn)
                 return
             except (sa_exc.OperationalError, sa_exc.ProgrammingError, sa_exc.IntegrityError) as exc:
                 if attempt == _CREATE_ATTEMPTS or not _is_already_exists(exc):
@@ -588,6 +669,18 @@ class SqlCatalog(Catalog):
                 time.sleep(0.05 * attempt)
             except sa_exc.SQLAlchemyError as exc:
                 raise self._error("create the catalog tables", exc) from exc
+
+    def _add_missing_columns(self, conn: Connection) -> None:
+        """Give a catalog created by an older version the columns added since (and their indexes)."""
+        e = self.tables.entity
+        present = {c["name"] for c in sa.inspect(conn).get_columns(e.name)}
+        if "object_id" in present:
+            return
+        log.info("Adding the object_id column to %s.", e.name)
+        column = e.c.object_id.type.compile(dialect=conn.dialect)
+        conn.execute(sa.text(f"ALTER TABLE {conn.dialect.identifier_preparer.quote(e.name)} "
+                             f"ADD COLUMN object_id {column}"))
+        next(i for i in e.indexes if i.name == f"{self.table_prefix}entity_object_id").create(conn, checkfirst=True)
 
     def _error(self, action: str, exc: sa_exc.SQLAlchemyError) -> CatalogError:
         cause = getattr(exc, "orig", None) or exc
@@ -606,7 +699,7 @@ class SqlCatalog(Catalog):
 
 def _is_already_exists(exc: sa_exc.SQLAlchemyError) -> bool:
     text = str(getattr(exc, "orig", None) or exc).lower()
-    return "already exists" in text or "duplicate key" in text
+    return "already exists" in text or "duplicate key" in text or "duplicate column" in text
 
 
 def _plan(writes: Iterable[EntityWrite], stored: dict[str, _State]) -> _Plan:
@@ -626,7 +719,9 @@ def _plan(writes: Iterable[EntityWrite], stored: dict[str, _State]) -> _Plan:
         else:
             action = "unchanged"
             plan.unchanged += 1
-            if write.source_digest and write.source_digest != state.source_digest:
+            new_digest = write.source_digest and write.source_digest != state.source_digest
+            new_id = write.object_id and write.object_id != state.object_id
+            if new_digest or new_id:
                 plan.digests.append((write, state))
         if action != write.change:
             log.debug("Write %s of %s is %s in the catalog.", write.change, write.fqn, action)
@@ -643,6 +738,7 @@ def _entity_row(write: EntityWrite, run_id: str, now: datetime) -> dict[str, Any
         "name": write.name,
         "fingerprint": write.fingerprint,
         "source_digest": write.source_digest,
+        "object_id": write.object_id,
         "body": write.body,
         "version": 1,
         "deleted": False,
@@ -673,6 +769,11 @@ def _history_row(
         "fingerprint": fingerprint,
         "changes": changes,
     }
+
+
+def _moved(direction: str, fqn: str, other: Mapping[str, str]) -> dict[str, Any]:
+    """Return the history ``changes`` that tie a move's two names (``moved_from`` / ``moved_to``)."""
+    return {f"moved_{direction}": other[fqn]} if fqn in other else {}
 
 
 def _service_of(fqn: str) -> str:

@@ -1,7 +1,11 @@
 """Find what changed since the watermark: from the source's change log, or by digests.
 
 Either way the result is a :class:`~airflow_provider_omingest.models.changes.ChangeSet`, and
-the tables it names (changed or dropped) are fetched by name in the extract stage.
+the tables it names (changed or dropped) are fetched by name in the extract stage. A changed
+table whose source object id the catalog holds under another name was moved (Snowflake's
+``ALTER TABLE … RENAME TO`` another schema or database): its old name is added to the dropped
+tables, so it is fetched by name and, when gone, deleted under the fail-safe like any dropped
+table.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ def find_changes(
     :raises IncrementalUnsupported: when the source can do neither (the reasons of both).
     """
     try:
-        return source.changes_since(since, list(schemas_by_db))
+        changes = source.changes_since(since, list(schemas_by_db))
     except IncrementalUnsupported as no_log:
         log.info("No change log: %s; trying in-database digests", no_log.reason)
         try:
@@ -46,6 +50,34 @@ def find_changes(
             raise IncrementalUnsupported(source.kind, f"{no_log.reason}; {no_digest.reason}") from None
         changes.notes.append(f"compared in-database digests because the change log was not usable: {no_log.reason}")
         return changes
+    _add_moves(changes, catalog, service)
+    return changes
+
+
+def _add_moves(changes: ChangeSet, catalog: Catalog, service: str) -> None:
+    """Add to ``changes.dropped`` the old name of each changed table the catalog holds under another name.
+
+    One catalog read (:meth:`~airflow_provider_omingest.catalog.base.Catalog.find_by_object_ids`).
+    """
+    if not changes.object_ids:
+        return
+    dropped = set(changes.dropped)
+    moves: list[str] = []
+    for stored in catalog.find_by_object_ids(service, list(changes.object_ids)):
+        new = changes.object_ids.get(stored.object_id or "")
+        if new is None or stored.schema_name is None:
+            continue
+        old = TableRef(database=stored.database, schema_name=stored.schema_name, table=stored.name)
+        if old == new or old in dropped:
+            continue
+        changes.dropped.append(old)
+        dropped.add(old)
+        moves.append(f"{build_fqn(old.database, old.schema_name, old.table)} -> "
+                     f"{build_fqn(new.database, new.schema_name, new.table)}")
+    if moves:
+        log.info("Moved tables (same source object id under a new name): %s", ", ".join(moves))
+        changes.notes.append(f"{len(moves)} table(s) moved (same object id, new name): {', '.join(moves[:20])}"
+                             + (" …" if len(moves) > 20 else ""))
 
 
 def _changes_by_digest(

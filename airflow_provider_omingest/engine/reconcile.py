@@ -115,6 +115,7 @@ def _compare(
 ) -> None:
     fingerprint = entity.fingerprint()
     digest = getattr(entity, "source_digest", None)
+    object_id = getattr(entity, "object_id", None)
     old = stored.get(fqn)
     key = schema or getattr(entity, "name", "")
     digest_only = False
@@ -127,9 +128,11 @@ def _compare(
     else:
         if count:
             plan.unchanged[key] += 1
-        if not digest or digest == old.source_digest:
+        new_digest = digest and digest != old.source_digest
+        new_id = object_id and object_id != old.object_id  # e.g. CREATE OR REPLACE: same table, new id
+        if not (new_digest or new_id):
             return
-        change, digest_only = "updated", True  # record the new digest; no new version
+        change, digest_only = "updated", True  # record the new digest or id; no new version
     plan.writes.append(
         EntityWrite(
             fqn=fqn,
@@ -141,6 +144,7 @@ def _compare(
             body=entity.model_dump(mode="json"),
             change=change,  # type: ignore[arg-type]
             source_digest=digest,
+            object_id=object_id,
         )
     )
     if count and not digest_only:

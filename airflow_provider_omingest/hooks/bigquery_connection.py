@@ -12,7 +12,9 @@ it. Every extra may be given plain or with the legacy ``extra__google_cloud_plat
 
 Our own extras: ``projects`` (list or comma-separated: the projects to read), ``location``
 (default location of the metadata queries), ``api_endpoint`` and ``logging_api_endpoint``
-(private endpoints, test stand-ins), ``request_timeout`` and ``retry_deadline`` (seconds).
+(private endpoints, test stand-ins), ``request_timeout`` and ``retry_deadline`` (seconds), and
+``statement_timeout`` (seconds a metadata query job may run before BigQuery cancels it; default
+600, 0 for no limit).
 
 Credentials never leave this module: they are not logged and not put in error messages.
 """
@@ -66,7 +68,8 @@ def source_from_connection(conn: Connection) -> BigQuerySource:
     :raises ConfigError: for contradictory or malformed extras (the message names the extra).
     :raises MissingDependency: when ``google-cloud-bigquery`` is not installed.
     """
-    from airflow_provider_omingest.sources.bigquery.source import BigQuerySource
+    from airflow_provider_omingest.sources.base import timeout_seconds
+    from airflow_provider_omingest.sources.bigquery.source import DEFAULT_STATEMENT_TIMEOUT, BigQuerySource
 
     extras = read_extras(conn)
     credentials, key_project = _credentials(conn, extras)
@@ -83,6 +86,8 @@ def source_from_connection(conn: Connection) -> BigQuerySource:
         logging_api_endpoint=extras.get("logging_api_endpoint"),
         request_timeout=_seconds(extras, "request_timeout", 60.0, conn),
         retry_deadline=_seconds(extras, "retry_deadline", 120.0, conn),
+        statement_timeout=timeout_seconds(f"connection {conn.conn_id!r} extra statement_timeout",
+                                          extras.get("statement_timeout"), DEFAULT_STATEMENT_TIMEOUT),
     )
 
 

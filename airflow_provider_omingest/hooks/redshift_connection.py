@@ -22,8 +22,7 @@ from airflow_provider_omingest.exceptions import ConfigError, MissingDependency
 if TYPE_CHECKING:
     from airflow.sdk import Connection
 
-    from airflow_provider_omingest.sources.base import timeout_seconds
-    from airflow_provider_omingest.sources.redshift.source import DEFAULT_STATEMENT_TIMEOUT, RedshiftSource
+    from airflow_provider_omingest.sources.redshift.source import RedshiftSource
 
 __all__ = ["OMINGEST_EXTRAS", "redshift_connect_kwargs", "source_from_connection"]
 

@@ -13,7 +13,11 @@ prefix). omingest's own settings are extras too:
 - ``omingest_include_constraints``: read primary, unique and foreign keys (default true);
 - ``omingest_rescan_altered_schemas``: see :class:`~airflow_provider_omingest.sources.snowflake.source.SnowflakeSource`
   (default true);
-- ``omingest_exclude_databases``: list of databases never listed (default ``["SNOWFLAKE"]``).
+- ``omingest_exclude_databases``: list of databases never listed (default ``["SNOWFLAKE"]``);
+- ``omingest_include_object_ids``: read ``TABLE_ID`` from ``ACCOUNT_USAGE.TABLES`` so that moved
+  tables are seen as moved (default true);
+- ``statement_timeout``: seconds a statement may run (session parameter
+  ``STATEMENT_TIMEOUT_IN_SECONDS``; default 600, 0 for no limit).
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ def source_from_connection(conn: Connection) -> SnowflakeSource:
     :param conn: the Airflow connection.
     :raises ConfigError: naming the field, for a missing account or conflicting key settings.
     """
+    from airflow_provider_omingest.sources.base import timeout_seconds
     from airflow_provider_omingest.sources.snowflake.source import (
         DEFAULT_ACCOUNT_USAGE,
         SnowflakeConfig,
@@ -70,6 +75,8 @@ def source_from_connection(conn: Connection) -> SnowflakeSource:
         protocol=extra.get("protocol") or None,
         login_timeout=int_extra("login_timeout", extra.get("login_timeout")),
         network_timeout=int_extra("network_timeout", extra.get("network_timeout")),
+        statement_timeout=timeout_seconds(f"connection {conn.conn_id!r} extra statement_timeout",
+                                          extra.get("statement_timeout"), None),
     )
     exclude = extra.get("omingest_exclude_databases", ["SNOWFLAKE"])
     if isinstance(exclude, str):
@@ -85,6 +92,9 @@ def source_from_connection(conn: Connection) -> SnowflakeSource:
             "omingest_rescan_altered_schemas", extra.get("omingest_rescan_altered_schemas"), True
         ),
         exclude_databases=tuple(exclude),
+        include_object_ids=boolean_extra(
+            "omingest_include_object_ids", extra.get("omingest_include_object_ids"), True
+        ),
     )
 
 

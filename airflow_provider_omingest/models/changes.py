@@ -36,6 +36,9 @@ class ChangeSet(BaseModel):
         in both lists, the fetch decides.
     :param created_schemas: schemas created in the window, extracted whole.
     :param dropped_schemas: schemas dropped in the window.
+    :param object_ids: the source's identity of changed tables (Snowflake ``TABLE_ID``) -> their
+        current name, when the change log reports it: a table whose id the catalog holds under
+        another name was moved, and its old name is fetched (and deleted when gone).
     :param notes: anything the summary should say (fallbacks, permissions).
     """
 
@@ -46,4 +49,5 @@ class ChangeSet(BaseModel):
     dropped: list[TableRef] = Field(default_factory=list)
     created_schemas: list[tuple[str, str]] = Field(default_factory=list)
     dropped_schemas: list[tuple[str, str]] = Field(default_factory=list)
+    object_ids: dict[str, TableRef] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)

@@ -6,7 +6,19 @@ partitioning, clustering, options) and renders, per query, the ``INFORMATION_SCH
 Queries are executed by DuckDB after a few rewrites (backtick paths -> temp tables, ``@p`` ->
 ``$p``, ``IN UNNEST`` -> ``IN (SELECT UNNEST)``), so a wrong column or join in the source's SQL
 fails here too. Table changes made through the stand-in write Cloud Logging audit entries
-(``BigQueryAuditMetadata``) as BigQuery does, for API calls or for query jobs (DDL).
+(``BigQueryAuditMetadata``) as BigQuery does, for API calls or for query jobs (DDL sent through
+``jobs.insert`` or ``jobs.query``), and the system event of an expired table. The Logging API
+evaluates the filter it is sent (:mod:`tests.bigquery.logging_query`).
+
+Audit entries follow BigQuery's audit log reference
+(https://cloud.google.com/bigquery/docs/reference/auditlogs) and ``BigQueryAuditMetadata``
+(https://cloud.google.com/bigquery/docs/reference/auditlogs/rest/Shared.Types/BigQueryAuditMetadata):
+method names ``google.cloud.bigquery.v2.{TableService,DatasetService,JobService}.*`` and
+``InternalTableExpired``; ``resourceName`` ``projects/p/datasets/d[/tables/t]``; metadata
+``tableCreation``/``tableChange``/``tableDeletion``/``datasetCreation``/``datasetChange``/
+``datasetDeletion`` with their documented reasons (``TABLE_INSERT_REQUEST``, ``QUERY``,
+``EXPIRED``, ``UPDATE``, ``SET_IAM_POLICY``, ...). API calls and jobs go to the activity log, table
+expirations to the system event log.
 
 Every request is recorded in :attr:`BigQueryStandin.requests` so tests can count round trips.
 """
@@ -27,6 +39,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import duckdb
+
+from tests.bigquery.logging_query import FilterError, compile_filter
 
 __all__ = ["BigQueryStandin", "StandinTable", "field_"]
 
@@ -149,6 +163,8 @@ class BigQueryStandin:
     def __init__(self, *, query_page_rows: int = 10_000, logging_page_cap: int = 1000) -> None:
         self.projects: dict[str, dict[str, _Dataset]] = {}
         self.audit_entries: list[dict[str, Any]] = []
+        #: The Logging filters received, in order.
+        self.filters: list[str] = []
         self.requests: list[tuple[str, str, dict[str, Any]]] = []
         self.denied_projects: set[str] = set()
         self.denied_datasets: set[tuple[str, str]] = set()
@@ -238,16 +254,48 @@ class BigQueryStandin:
             self._audit(project, name, None, "google.cloud.bigquery.v2.DatasetService.DeleteDataset",
                         {"datasetDeletion": {"reason": "DELETE"}}, ts)
 
+    def alter_dataset(self, project: str, name: str, *, via: str = "api", **changes: Any) -> None:
+        """Change a dataset's description or labels.
+
+        ``via``: 'api' (datasets.update: UpdateDataset), 'patch' (datasets.patch: PatchDataset),
+        'query' (``ALTER SCHEMA … SET OPTIONS`` through jobs.query), 'iam' (datasets.setIamPolicy:
+        an access change, reason SET_IAM_POLICY, nothing about the metadata).
+        """
+        with self._lock:
+            ts = self.tick()
+            ds = self.projects[project][name]
+            for key, value in changes.items():
+                setattr(ds, key, value)
+            method = {"api": "google.cloud.bigquery.v2.DatasetService.UpdateDataset",
+                      "patch": "google.cloud.bigquery.v2.DatasetService.PatchDataset",
+                      "iam": "google.cloud.bigquery.v2.DatasetService.SetIamPolicy",
+                      "query": "google.cloud.bigquery.v2.JobService.Query"}[via]
+            reason = {"api": "UPDATE", "patch": "UPDATE", "iam": "SET_IAM_POLICY", "query": "QUERY"}[via]
+            self._audit(project, name, None, method, {"datasetChange": {
+                "dataset": {"datasetName": f"projects/{project}/datasets/{name}"}, "reason": reason}}, ts)
+
+    def expire_table(self, project: str, dataset: str, name: str) -> None:
+        """Let a table expire (its expiration time, or its dataset's default, has passed).
+
+        BigQuery deletes it and writes the system event ``InternalTableExpired`` with a
+        ``tableDeletion`` of reason ``EXPIRED`` to the ``system_event`` log.
+        """
+        with self._lock:
+            ts = self.tick()
+            del self.projects[project][dataset].tables[name]
+            self._audit(project, dataset, name, "InternalTableExpired", {"tableDeletion": {"reason": "EXPIRED"}},
+                        ts, log="system_event", principal=None)
+
     def create_table(self, project: str, dataset: str, table: StandinTable, *, via: str = "api",
                      audit: bool = True) -> StandinTable:
-        """Create (or replace) a table; ``via`` 'api' (tables.insert) or 'query' (DDL job)."""
+        """Create (or replace) a table; ``via`` 'api' (tables.insert), 'query' (DDL through jobs.insert)
+        or 'jobs.query' (DDL through jobs.query, as ``Client.query_and_wait()`` sends it)."""
         with self._lock:
             ts = self.tick()
             table.creation_time_ms = table.last_modified_time_ms = ts
             self.projects[project][dataset].tables[table.name] = table
             if audit:
-                method = ("google.cloud.bigquery.v2.TableService.InsertTable" if via == "api"
-                          else "google.cloud.bigquery.v2.JobService.InsertJob")
+                method = _method(via, "google.cloud.bigquery.v2.TableService.InsertTable")
                 reason = "TABLE_INSERT_REQUEST" if via == "api" else "QUERY"
                 self._audit(project, dataset, table.name, method, {"tableCreation": {
                     "table": self._audit_table(project, dataset, table), "reason": reason}}, ts)
@@ -261,8 +309,7 @@ class BigQueryStandin:
             for key, value in changes.items():
                 setattr(table, key, value)
             table.last_modified_time_ms = ts
-            method = ("google.cloud.bigquery.v2.TableService.PatchTable" if via == "api"
-                      else "google.cloud.bigquery.v2.JobService.InsertJob")
+            method = _method(via, "google.cloud.bigquery.v2.TableService.PatchTable")
             reason = "TABLE_UPDATE_REQUEST" if via == "api" else "QUERY"
             self._audit(project, dataset, name, method, {"tableChange": {
                 "table": self._audit_table(project, dataset, table), "truncated": False, "reason": reason}}, ts)
@@ -271,8 +318,7 @@ class BigQueryStandin:
         with self._lock:
             ts = self.tick()
             del self.projects[project][dataset].tables[name]
-            method = ("google.cloud.bigquery.v2.TableService.DeleteTable" if via == "api"
-                      else "google.cloud.bigquery.v2.JobService.InsertJob")
+            method = _method(via, "google.cloud.bigquery.v2.TableService.DeleteTable")
             metadata: dict[str, Any] = {"tableDeletion": {"reason": "TABLE_DELETE_REQUEST" if via == "api"
                                                           else "QUERY"}}
             if via != "api":
@@ -292,14 +338,15 @@ class BigQueryStandin:
                 "schemaJson": json.dumps({"fields": table.fields})}
 
     def _audit(self, project: str, dataset: str, table: str | None, method: str, metadata: dict[str, Any],
-               ts_ms: int) -> None:
+               ts_ms: int, *, log: str = "activity",
+               principal: str | None = "etl@example.iam.gserviceaccount.com") -> None:
         resource = f"projects/{project}/datasets/{dataset}" + (f"/tables/{table}" if table else "")
         stamp = datetime.fromtimestamp(ts_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         self.audit_entries.append({
             "protoPayload": {
                 "@type": "type.googleapis.com/google.cloud.audit.AuditLog",
                 "status": {},
-                "authenticationInfo": {"principalEmail": "etl@example.iam.gserviceaccount.com"},
+                "authenticationInfo": {"principalEmail": principal} if principal else {},
                 "serviceName": "bigquery.googleapis.com",
                 "methodName": method,
                 "resourceName": resource,
@@ -309,7 +356,7 @@ class BigQueryStandin:
             "resource": {"type": "bigquery_dataset", "labels": {"project_id": project, "dataset_id": dataset}},
             "timestamp": stamp,
             "severity": "NOTICE",
-            "logName": f"projects/{project}/logs/cloudaudit.googleapis.com%2Factivity",
+            "logName": f"projects/{project}/logs/cloudaudit.googleapis.com%2F{log}",
             "receiveTimestamp": stamp,
         })
 
@@ -523,13 +570,15 @@ class BigQueryStandin:
                                f"Permission 'logging.logEntries.list' denied on resource (or it may not exist): "
                                f"projects/{project}")
         filter_ = body.get("filter") or ""
-        lower = [m for m in re.findall(r'timestamp\s*>=\s*"([^"]+)"', filter_)]
-        bound = _parse_rfc3339(lower[0]) if lower else None
+        try:
+            matches = compile_filter(filter_)
+        except FilterError as e:
+            raise ApiError(400, "INVALID_ARGUMENT", "badRequest", f"Invalid filter: {e}") from e
+        self.filters.append(filter_)
         with self._lock:
             entries = [
                 e for e in self.audit_entries
-                if e["logName"].split("/")[1] in projects
-                and (bound is None or _parse_rfc3339(e["timestamp"]) >= bound)
+                if e["logName"].split("/")[1] in projects and matches(e)
             ]
         entries.sort(key=lambda e: e["timestamp"], reverse="desc" in (body.get("orderBy") or ""))
         start = int(body.get("pageToken") or 0)
@@ -759,12 +808,10 @@ def _paged(items: list[dict[str, Any]], key: str, query: dict[str, str], extra: 
     return out
 
 
-def _parse_rfc3339(text: str) -> datetime:
-    text = text.rstrip("Z")
-    if "." in text:
-        head, frac = text.split(".", 1)
-        text = f"{head}.{frac[:6].ljust(6, '0')}"
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+def _method(via: str, api_method: str) -> str:
+    """Return the audited method of a change made ``via`` the API, a jobs.insert or a jobs.query job."""
+    return {"api": api_method, "query": "google.cloud.bigquery.v2.JobService.InsertJob",
+            "jobs.query": "google.cloud.bigquery.v2.JobService.Query"}[via]
 
 
 def _wait_for_port(port: int, timeout: float = 5.0) -> None:

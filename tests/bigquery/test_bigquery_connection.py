@@ -65,10 +65,10 @@ def test_key_path_gives_the_key_project(key_info: dict[str, Any], tmp_path: Path
     path = tmp_path / "key.json"
     path.write_text(json.dumps(key_info))
     source = source_from_connection(conn({"key_path": str(path), "projects": "proj-a, proj-b",
-                                          "location": "EU", "retry_deadline": "30"}))
+                                          "location": "EU", "retry_deadline": "30", "statement_timeout": "90"}))
     assert source.projects == ["proj-a", "proj-b"]
     assert source.billing_project == "key-project"
-    assert (source.location, source.retry_deadline) == ("EU", 30.0)
+    assert (source.location, source.retry_deadline, source.statement_timeout) == ("EU", 30.0, 90.0)
     assert isinstance(source._credentials, service_account.Credentials)
 
 
@@ -96,6 +96,8 @@ def test_no_key_means_application_default_credentials(key_info: dict[str, Any], 
         pytest.param({"is_anonymous": True, "key_path": "/a.json"}, "cannot be combined", id="anonymous-and-key"),
         pytest.param({"is_anonymous": True, "projects": "{bad"}, None, id="projects-string-is-split"),
         pytest.param({"is_anonymous": True, "retry_deadline": "soon"}, "seconds", id="bad-deadline"),
+        pytest.param({"is_anonymous": True, "statement_timeout": "soon"}, "extra statement_timeout",
+                     id="bad-statement-timeout"),
     ],
 )
 def test_bad_extras_name_the_extra_and_hide_secrets(extra: dict[str, Any], message: str | None) -> None:

@@ -58,6 +58,7 @@ def table_write(
         fingerprint=table.fingerprint(),
         body=table.model_dump(mode="json"),
         change=change,
+        object_id=table.object_id,
     )
 
 
@@ -320,6 +321,41 @@ class CatalogContract:
 
         got = catalog.get(fqn("s", "t"))
         assert got is not None and got["version"] == 1 and got["deleted"] is False
+
+    # -- object ids ----------------------------------------------------------------------------
+
+    def test_find_by_object_ids(self, catalog: Catalog) -> None:
+        catalog.apply([
+            table_write("s", make_table("a", object_id="1")),
+            table_write("s", make_table("b", object_id="2")),
+            table_write("s", make_table("c")),
+            table_write("s", make_table("x", object_id="9"), service="other"),
+        ], "r1")
+        catalog.delete([fqn("s", "b")], "r2")
+
+        found = catalog.find_by_object_ids(SERVICE, ["1", "2", "9", "missing"])
+
+        if not catalog.holds_object_ids:
+            assert found == []  # a catalog without ids answers nothing: moves are found by full runs
+            return
+        # Live tables of the service only: b is deleted, x belongs to another service.
+        assert [(e.fqn, e.kind, e.schema_name, e.name, e.object_id) for e in found] == [
+            (fqn("s", "a"), "table", "s", "a", "1")]
+        assert catalog.find_by_object_ids(SERVICE, []) == []
+        assert catalog.read_scope(SERVICE, DB, ["s"])[fqn("s", "a")].object_id == "1"
+
+    def test_a_new_object_id_alone_is_recorded_without_a_version(self, catalog: Catalog) -> None:
+        catalog.apply([table_write("s", make_table("a", object_id="1"))], "r1")
+
+        # CREATE OR REPLACE of the same structure: a new id, the same table to the catalog.
+        catalog.apply([table_write("s", make_table("a", object_id="5"))], "r2")
+
+        got = catalog.get(fqn("s", "a"))
+        assert got is not None and got["version"] == 1
+        assert len(catalog.history(fqn("s", "a"))) == 1
+        if catalog.holds_object_ids:
+            assert [e.fqn for e in catalog.find_by_object_ids(SERVICE, ["5"])] == [fqn("s", "a")]
+            assert catalog.find_by_object_ids(SERVICE, ["1"]) == []
 
     # -- runs ----------------------------------------------------------------------------------
 

@@ -231,6 +231,50 @@ class SqlCatalogTests(CatalogContract):
         assert info.value.retryable is False
 
 
+    # -- moves ---------------------------------------------------------------------------------
+
+    def test_a_move_ties_the_histories_of_both_names(self, catalog: SqlCatalog) -> None:
+        catalog.apply([table_write("s1", make_table("t", object_id="42")),
+                       table_write("s1", make_table("u", object_id="43"), service="other")], "r1")
+
+        catalog.apply([table_write("s2", make_table("t", object_id="42")),
+                       table_write("s2", make_table("u", object_id="43"))], "r2")
+        catalog.delete([fqn("s1", "t")], "r3")
+
+        created = catalog.history(fqn("s2", "t"))
+        assert [(h.change, h.changes) for h in created] == [("created", {"moved_from": fqn("s1", "t")})]
+        deleted = catalog.history(fqn("s1", "t"))[-1]
+        assert (deleted.change, deleted.changes) == ("deleted", {"moved_to": fqn("s2", "t")})
+        # Another service's table with the same id is another table.
+        assert catalog.history(fqn("s2", "u"))[0].changes == {}
+
+    def test_a_move_back_restores_the_old_name_with_its_history(self, catalog: SqlCatalog) -> None:
+        catalog.apply([table_write("a", make_table("t", object_id="7"))], "r1")
+        catalog.apply([table_write("b", make_table("t", object_id="7"))], "r2")
+        catalog.delete([fqn("a", "t")], "r2")
+
+        catalog.apply([table_write("a", make_table("t", object_id="7"))], "r3")
+
+        restored = catalog.history(fqn("a", "t"))[-1]
+        assert (restored.change, restored.changes) == ("restored", {"moved_from": fqn("b", "t")})
+
+    def test_a_catalog_of_an_older_version_gains_the_object_id_column(self, url: str) -> None:
+        old = SqlCatalog(url)
+        old.apply([table_write("s", "t")], "r1")
+        e = old.tables.entity
+        with old.engine.begin() as conn:
+            conn.execute(sa.text(f"DROP INDEX {old.table_prefix}entity_object_id"))
+            conn.execute(sa.text(f"ALTER TABLE {e.name} DROP COLUMN object_id"))
+        old.close()
+
+        upgraded = SqlCatalog(url)
+        upgraded.apply([table_write("s", make_table("t", object_id="1"))], "r2")
+
+        assert [x.fqn for x in upgraded.find_by_object_ids(SERVICE, ["1"])] == [fqn("s", "t")]
+        assert {c["name"] for c in sa.inspect(upgraded.engine).get_columns(e.name)} >= {"object_id"}
+        upgraded.close()
+
+
 class TestSqliteCatalog(SqlCatalogTests):
     """The SQL catalog on a SQLite file."""
 

@@ -48,10 +48,11 @@ def _conn(**kw: object) -> Connection:
 def test_source_from_an_airflow_connection(rs_db: RedshiftDatabase) -> None:
     conn = _conn(host="127.0.0.1", port=rs_db.proxy.port, schema=rs_db.name, login="postgres", password="s3cret",
                  extra={"ssl": False, "timeout": 30, "all_databases": True, "trust_history_visibility": "true",
-                        "not_a_driver_arg": 1})
+                        "not_a_driver_arg": 1, "statement_timeout": "90"})
     source = source_from_connection(conn)
     assert isinstance(source, RedshiftSource)
     assert source.all_databases and source.trust_history_visibility
+    assert source.statement_timeout == 90.0 and "statement_timeout" not in source._connect_kwargs
     assert "s3cret" not in repr(source)
     with source:
         assert rs_db.name in source.list_databases()
@@ -84,3 +85,5 @@ def test_connection_fields_map_to_driver_arguments() -> None:
         redshift_connect_kwargs(_conn(schema="dev", extra={"iam": True}), params)
     with pytest.raises(ConfigError, match="schema"):
         source_from_connection(_conn(host="h", login="u", password="p"))
+    with pytest.raises(ConfigError, match=r"connection 'rs' extra statement_timeout='ten minutes'"):
+        source_from_connection(_conn(host="h", schema="dev", extra={"statement_timeout": "ten minutes"}))

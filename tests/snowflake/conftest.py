@@ -23,9 +23,11 @@ from airflow_provider_omingest.sources.snowflake.source import SnowflakeConfig, 
 _counter = itertools.count()
 
 #: Real column names of SNOWFLAKE.ACCOUNT_USAGE.TABLES (a subset: those a change query can use).
+#: One row per TABLE_ID, Snowflake's internal id of a table incarnation (TABLES view:
+#: https://docs.snowflake.com/en/sql-reference/account-usage/tables).
 ACCOUNT_USAGE_TABLES_DDL = """
 create table if not exists SNOWFLAKE.ACCOUNT_USAGE.TABLES (
-    TABLE_ID number, TABLE_NAME varchar, TABLE_SCHEMA_ID number, TABLE_SCHEMA varchar,
+    TABLE_ID number primary key, TABLE_NAME varchar, TABLE_SCHEMA_ID number, TABLE_SCHEMA varchar,
     TABLE_CATALOG_ID number, TABLE_CATALOG varchar, TABLE_OWNER varchar, TABLE_TYPE varchar,
     IS_TRANSIENT varchar, CLUSTERING_KEY varchar, ROW_COUNT number, BYTES number,
     RETENTION_TIME number, CREATED timestamp_ltz, LAST_ALTERED timestamp_ltz, LAST_DDL timestamp_ltz,

@@ -39,7 +39,8 @@ def test_plain_extras_and_omingest_settings():
     kwargs = source.config.connect_kwargs()
     assert kwargs["account"] == "org-acct" and kwargs["user"] == "ingest" and kwargs["password"] == "s3cret!"
     assert (kwargs["warehouse"], kwargs["database"], kwargs["role"], kwargs["schema"]) == ("WH", "DB", "META", "PUBLIC")
-    assert kwargs["insecure_mode"] is True and kwargs["session_parameters"] == {"QUERY_TAG": "omingest"}
+    assert kwargs["insecure_mode"] is True
+    assert kwargs["session_parameters"] == {"QUERY_TAG": "omingest", "STATEMENT_TIMEOUT_IN_SECONDS": 600}
     assert source.account_usage == "GOV.ACCOUNT_USAGE" and source.include_tags is False
     assert source.exclude_databases == {"SNOWFLAKE", "SCRATCH"}
 

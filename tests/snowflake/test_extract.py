@@ -10,8 +10,10 @@ from airflow_provider_omingest.models.entities import ConstraintType, TableType
 from airflow_provider_omingest.models.units import TableSlice, WorkUnit
 
 #: Statements per schema of a full extraction: SCHEMATA, TABLES, SHOW VIEWS, COLUMNS and
-#: SHOW PRIMARY/UNIQUE/IMPORTED KEYS (plus one TAG_REFERENCES query per unit).
+#: SHOW PRIMARY/UNIQUE/IMPORTED KEYS (plus, per unit, one TAG_REFERENCES query and one
+#: ACCOUNT_USAGE.TABLES query for the table ids).
 STATEMENTS_PER_SCHEMA = 7
+STATEMENTS_PER_UNIT = 1  # ACCOUNT_USAGE.TABLES (tags off)
 
 
 def _unit(database: str, *schemas: str, **kwargs) -> WorkUnit:
@@ -98,7 +100,8 @@ def test_round_trips_per_schema_do_not_grow_with_tables(admin, make_source):
         (snap,) = source.extract(_unit(db, schema), Filters())
         counts[schema] = source.round_trips
         assert len(snap.tables) == {"SMALL": 2, "LARGE": 40}[schema]
-    assert counts == {"SMALL": STATEMENTS_PER_SCHEMA, "LARGE": STATEMENTS_PER_SCHEMA}
+    expected = STATEMENTS_PER_SCHEMA + STATEMENTS_PER_UNIT
+    assert counts == {"SMALL": expected, "LARGE": expected}
 
 
 def test_tags_add_one_query_per_unit(admin, make_source):
@@ -120,7 +123,7 @@ def test_tags_add_one_query_per_unit(admin, make_source):
         )
     source = make_source()
     snaps = {s.schema_name: s for s in source.extract(_unit(db, "A", "B"), Filters())}
-    assert source.round_trips == 2 * (STATEMENTS_PER_SCHEMA) + 1
+    assert source.round_trips == 2 * STATEMENTS_PER_SCHEMA + STATEMENTS_PER_UNIT + 1  # + TAG_REFERENCES
     a_table = snaps["A"].tables[0]
     assert a_table.tags == ("TIER.gold",)
     assert {c.name: c.tags for c in a_table.columns} == {"ID": (), "EMAIL": ("PII.email",)}

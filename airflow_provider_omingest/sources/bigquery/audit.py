@@ -1,11 +1,30 @@
 """Read BigQuery's structural changes from Cloud Logging audit entries (``BigQueryAuditMetadata``).
 
 One ``entries.list`` query per project and run, with 1,000-entry pages: the Logging read quota
-is 60 requests a minute, which OpenMetadata exhausted by querying once per dataset. Entries of
-table insert/update/patch/delete API calls and of jobs that created, changed or deleted a
-table (DDL, load and query jobs) name the table; the newest entry per table decides whether it
-is reported changed or dropped. The engine fetches both kinds by name, so a table dropped and
-re-created in the window survives either way.
+is 60 requests a minute, which OpenMetadata exhausted by querying once per dataset. The newest
+entry per table decides whether it is reported changed or dropped. The engine fetches both
+kinds by name, so a table dropped and re-created in the window survives either way.
+
+What is read (BigQuery audit logs, https://cloud.google.com/bigquery/docs/reference/auditlogs, and
+``BigQueryAuditMetadata``,
+https://cloud.google.com/bigquery/docs/reference/auditlogs/rest/Shared.Types/BigQueryAuditMetadata):
+
+- table API calls: ``TableService.InsertTable``/``UpdateTable``/``PatchTable``/``DeleteTable``;
+- dataset API calls: ``DatasetService.InsertDataset``/``UpdateDataset``/``PatchDataset``/``DeleteDataset``;
+- jobs, both ``JobService.InsertJob`` (``jobs.insert``) and ``JobService.Query`` (``jobs.query``,
+  which ``Client.query_and_wait()`` uses: DDL sent by current clients is logged under it), whose
+  metadata records ``tableCreation``, ``tableChange``, ``tableDeletion``, ``datasetCreation``,
+  ``datasetChange`` or ``datasetDeletion``;
+- ``InternalTableExpired``: the system event of a table that expired (its own or its dataset's
+  default expiration), with ``tableDeletion`` (reason ``EXPIRED``).
+
+A changed dataset (description, labels: ``ALTER SCHEMA … SET OPTIONS``, ``datasets.patch``) is
+extracted whole, like a new one; an access-policy change (``SET_IAM_POLICY``) changes nothing the
+catalog holds and is left out.
+
+The filter is a Logging query (Logging query language,
+https://cloud.google.com/logging/docs/view/logging-query-language); every boolean group is
+parenthesised, so its meaning does not depend on the precedence of ``AND`` and ``OR``.
 """
 
 from __future__ import annotations
@@ -13,10 +32,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from airflow_provider_omingest.models.changes import ChangeSet, TableRef
+from airflow_provider_omingest.sources.base import as_utc
 
 __all__ = ["AUDIT_METHOD", "AuditEvent", "audit_filter", "change_set_from_events", "event_from_entry"]
 
@@ -31,10 +51,21 @@ _TABLE_METHODS = (
 )
 _DATASET_METHODS = (
     "google.cloud.bigquery.v2.DatasetService.InsertDataset",
+    "google.cloud.bigquery.v2.DatasetService.UpdateDataset",
+    "google.cloud.bigquery.v2.DatasetService.PatchDataset",
     "google.cloud.bigquery.v2.DatasetService.DeleteDataset",
 )
-_JOB_METHOD = "google.cloud.bigquery.v2.JobService.InsertJob"
+#: ``jobs.insert`` and ``jobs.query``: a job's metadata says what it created, changed or deleted.
+_JOB_METHODS = (
+    "google.cloud.bigquery.v2.JobService.InsertJob",
+    "google.cloud.bigquery.v2.JobService.Query",
+)
+#: The system event of a table that expired.
+_EXPIRED_METHOD = "InternalTableExpired"
 _METADATA_TYPE = "type.googleapis.com/google.cloud.audit.BigQueryAuditMetadata"
+#: Metadata of a job (or of an expiration) that names a structural change.
+_CHANGE_KINDS = ("tableCreation", "tableChange", "tableDeletion", "datasetCreation", "datasetChange",
+                 "datasetDeletion")
 
 _TABLE_NAME = re.compile(r"projects/([^/]+)/datasets/([^/]+)/tables/([^/]+)$")
 _DATASET_NAME = re.compile(r"projects/([^/]+)/datasets/([^/]+)$")
@@ -45,16 +76,15 @@ def audit_filter(since: datetime) -> str:
 
     :param since: lower bound (aware); written as RFC 3339 UTC.
     """
-    stamp = since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    stamp = as_utc(since).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     methods = " OR ".join(f'"{m}"' for m in (*_TABLE_METHODS, *_DATASET_METHODS))
+    jobs = " OR ".join(f'"{m}"' for m in (*_JOB_METHODS, _EXPIRED_METHOD))
+    kinds = " OR ".join(f"protoPayload.metadata.{k}:*" for k in _CHANGE_KINDS)
     return (
         f'protoPayload.metadata."@type"="{_METADATA_TYPE}"\n'
         f"AND (\n"
         f"  protoPayload.methodName=({methods})\n"
-        f'  OR (protoPayload.methodName="{_JOB_METHOD}" AND ('
-        "protoPayload.metadata.tableCreation:* OR protoPayload.metadata.tableChange:* OR "
-        "protoPayload.metadata.tableDeletion:* OR protoPayload.metadata.datasetCreation:* OR "
-        "protoPayload.metadata.datasetDeletion:*))\n"
+        f"  OR (protoPayload.methodName=({jobs}) AND ({kinds}))\n"
         f")\n"
         f'AND timestamp>="{stamp}"'
     )
@@ -84,18 +114,19 @@ def event_from_entry(payload: Mapping[str, Any] | None, timestamp: datetime | No
         return None
     metadata = payload.get("metadata") or {}
     method = payload.get("methodName") or ""
-    kinds = {k for k in ("tableCreation", "tableChange", "tableDeletion", "datasetCreation",
-                         "datasetDeletion") if k in metadata}
+    kinds = {k for k in _CHANGE_KINDS if k in metadata}
     if method not in (*_TABLE_METHODS, *_DATASET_METHODS) and not kinds:
         return None
+    if kinds == {"datasetChange"} and (metadata["datasetChange"] or {}).get("reason") == "SET_IAM_POLICY":
+        return None  # an access-policy change: nothing the catalog holds
     dropped = "tableDeletion" in kinds or "datasetDeletion" in kinds or method.endswith(("DeleteTable",
                                                                                           "DeleteDataset"))
     for name in _candidate_names(payload, metadata):
         if (m := _TABLE_NAME.search(name)) is not None:
             table = re.split(r"[$@]", m.group(3), maxsplit=1)[0]
-            return AuditEvent(_aware(timestamp), m.group(1), m.group(2), table, dropped)
+            return AuditEvent(as_utc(timestamp), m.group(1), m.group(2), table, dropped)
         if (m := _DATASET_NAME.search(name)) is not None:
-            return AuditEvent(_aware(timestamp), m.group(1), m.group(2), None, dropped)
+            return AuditEvent(as_utc(timestamp), m.group(1), m.group(2), None, dropped)
     return None
 
 
@@ -103,12 +134,8 @@ def _candidate_names(payload: Mapping[str, Any], metadata: Mapping[str, Any]) ->
     yield payload.get("resourceName") or ""
     for kind in ("tableCreation", "tableChange"):
         yield ((metadata.get(kind) or {}).get("table") or {}).get("tableName") or ""
-    for kind in ("datasetCreation", "datasetDeletion"):
+    for kind in ("datasetCreation", "datasetChange", "datasetDeletion"):
         yield ((metadata.get(kind) or {}).get("dataset") or {}).get("datasetName") or ""
-
-
-def _aware(ts: datetime) -> datetime:
-    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
 
 
 def change_set_from_events(

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
-from datetime import datetime, timezone
+from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_omingest.exceptions import (
@@ -33,8 +33,7 @@ from airflow_provider_omingest.exceptions import (
     SourceError,
 )
 from airflow_provider_omingest.models.entities import DatabaseSchema, TableType
-from airflow_provider_omingest.models.units import SchemaSnapshot
-from airflow_provider_omingest.sources.base import Source, TableSelection, unit_snapshot
+from airflow_provider_omingest.sources.base import SchemaRead, Source, TableSelection, as_utc, timeout_seconds
 from airflow_provider_omingest.sources.bigquery.audit import (
     audit_filter,
     change_set_from_events,
@@ -49,11 +48,9 @@ from airflow_provider_omingest.sources.bigquery.mapping import (
 )
 
 if TYPE_CHECKING:
-    from airflow_provider_omingest.config import Filters
     from airflow_provider_omingest.models.changes import ChangeSet
-    from airflow_provider_omingest.models.units import WorkUnit
 
-__all__ = ["BigQuerySource"]
+__all__ = ["DEFAULT_STATEMENT_TIMEOUT", "BigQuerySource"]
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +59,8 @@ EXTRA = "bigquery"
 #: Cloud Logging returns at most 1,000 entries per ``entries.list`` request.
 LOGGING_PAGE_SIZE = 1000
 
-#: Above this many names, read the whole dataset and filter in Python instead of binding names.
-MAX_BOUND_NAMES = 10_000
+#: Seconds a metadata query job may run before BigQuery cancels it (``jobTimeoutMs``) by default.
+DEFAULT_STATEMENT_TIMEOUT = 600.0
 
 #: Datasets per ``__TABLES__`` listing query (BigQuery allows 1,000 tables per query).
 DIGEST_DATASETS_PER_QUERY = 200
@@ -83,13 +80,18 @@ class BigQuerySource(Source):
     :param api_endpoint: BigQuery API root (tests, private endpoints).
     :param logging_api_endpoint: Cloud Logging API root; defaults to ``api_endpoint`` when that is set.
     :param request_timeout: seconds per HTTP request.
-    :param retry_deadline: seconds to keep retrying transient failures of one call.
+    :param retry_deadline: seconds to keep retrying transient failures of one call (and to wait
+        for a query).
+    :param statement_timeout: seconds a query job may run before BigQuery cancels it
+        (``jobTimeoutMs`` of the job; 0: no limit).
     :param page_size: rows per result page of a query (``None``: as many as fit).
     :param label_tag_prefix: prefix of the tags made from labels (``label:env=prod``).
     :param policy_tag_prefix: prefix of the tags made from column policy tags.
     """
 
     kind: ClassVar[str] = "bigquery"
+    #: Above this many names, read the whole dataset and filter in Python instead of binding names.
+    max_bound_names: ClassVar[int] = 10_000
 
     def __init__(
         self,
@@ -102,6 +104,7 @@ class BigQuerySource(Source):
         logging_api_endpoint: str | None = None,
         request_timeout: float = 60.0,
         retry_deadline: float = 120.0,
+        statement_timeout: float | None = DEFAULT_STATEMENT_TIMEOUT,
         page_size: int | None = None,
         label_tag_prefix: str = "label:",
         policy_tag_prefix: str = "policy_tag:",
@@ -113,6 +116,7 @@ class BigQuerySource(Source):
         self.logging_api_endpoint = logging_api_endpoint or api_endpoint
         self.request_timeout = request_timeout
         self.retry_deadline = retry_deadline
+        self.statement_timeout = timeout_seconds("statement_timeout", statement_timeout, None)
         self.page_size = page_size
         self.label_tag_prefix = label_tag_prefix
         self.policy_tag_prefix = policy_tag_prefix
@@ -202,6 +206,8 @@ class BigQuerySource(Source):
             query_parameters=[_parameter(name, value) for name, value in (params or {}).items()],
             use_query_cache=False,
         )
+        if self.statement_timeout:
+            config.job_timeout_ms = int(self.statement_timeout * 1000)
         client = self.client
         try:
             rows = client.query_and_wait(
@@ -211,7 +217,32 @@ class BigQuerySource(Source):
             )
             return list(rows)
         except Exception as e:
-            raise _source_error(database, schema, e) from e
+            raise self.source_error(database, schema, e) from e
+
+    # ------------------------------------------------------------------ errors
+
+    def is_transient(self, error: BaseException) -> bool:
+        """Return whether a retry can help, by the HTTP status and reason Google's API gave.
+
+        Terminal: 400 (invalid request), 401/403 (credentials, permission: "Access Denied"), 404
+        (project or dataset not found), except the 403 reasons BigQuery uses for rate limits
+        (``rateLimitExceeded``, ``backendError``): BigQuery error messages,
+        https://cloud.google.com/bigquery/docs/error-messages. Transient: 429, 5xx, timeouts,
+        connection failures, and a retry deadline reached on those.
+        """
+        code = getattr(error, "code", None)
+        if isinstance(code, int) and 400 <= code < 500 and code not in (408, 429):
+            reasons = {e.get("reason") for e in (getattr(error, "errors", None) or ()) if isinstance(e, dict)}
+            return bool(reasons & _TRANSIENT_REASONS)
+        try:
+            from google.auth.exceptions import RefreshError
+        except ImportError:  # pragma: no cover - google-auth comes with the client
+            return True
+        return not isinstance(error, RefreshError)
+
+    def describe_error(self, error: BaseException) -> str:
+        """Return the API's status and message, without request details."""
+        return f"{type(error).__name__}: {_api_message(error)}"
 
     # ------------------------------------------------------------------ listing
 
@@ -219,8 +250,7 @@ class BigQuerySource(Source):
         """Return BigQuery's clock (``CURRENT_TIMESTAMP()``), aware UTC."""
         rows = self._query("SELECT CURRENT_TIMESTAMP() AS now", database=self.billing_project or "bigquery",
                            schema=None)
-        value = rows[0][0]
-        return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return as_utc(rows[0][0])
 
     def list_databases(self) -> list[str]:
         """Return the configured projects (or the credentials' project)."""
@@ -238,7 +268,7 @@ class BigQuerySource(Source):
         except (ConfigError, MissingDependency):
             raise
         except Exception as e:
-            raise _source_error(database, None, e) from e
+            raise self.source_error(database, None, e) from e
         names = []
         for item in datasets:
             self._locations[(database, item.dataset_id)] = item._properties.get("location")
@@ -278,7 +308,7 @@ class BigQuerySource(Source):
             return sum(1 for _ in self.client.list_tables(
                 f"{database}.{dataset}", retry=self._retry(), timeout=self.request_timeout, page_size=1000))
         except Exception as e:
-            raise _source_error(database, dataset, e) from e
+            raise self.source_error(database, dataset, e) from e
 
     def _by_location(self, database: str, schemas: Sequence[str]) -> dict[str, list[str]]:
         if any((database, s) not in self._locations for s in schemas):
@@ -290,44 +320,33 @@ class BigQuerySource(Source):
 
     # ------------------------------------------------------------------ extraction
 
-    def extract(self, unit: WorkUnit, filters: Filters, include_views: bool = True) -> Iterator[SchemaSnapshot]:
-        """Yield one snapshot per dataset of ``unit``, each read with three requests.
+    def read_schema(self, database: str, schema: str, selection: TableSelection) -> SchemaRead:
+        """Read one dataset with three requests: ``datasets.get``, a tables query and a columns query.
 
-        :param unit: the datasets (and optionally the slice or the tables) to read.
-        :param filters: table filters; tables they reject are left out.
-        :param include_views: whether to read views and materialized views.
-        :raises SourceError: when a dataset cannot be read (missing, no permission, ...).
+        :param database: the project.
+        :param schema: the dataset.
+        :param selection: which tables to keep (and, for an incremental unit, to read).
+        :raises SourceError: when the dataset cannot be read (missing, no permission, ...).
         """
-        for dataset in unit.schemas:
-            snapshot = self._read_dataset(unit, dataset, TableSelection.of(unit, dataset, filters, include_views))
-            log.info("Read %d tables from %s.%s.", len(snapshot.tables), unit.database, dataset)
-            yield snapshot
-
-    def _read_dataset(self, unit: WorkUnit, dataset: str, selection: TableSelection) -> SchemaSnapshot:
-        project = unit.database
+        project, dataset = database, schema
         schema_entity, location = self._dataset(project, dataset)
-        snapshot = unit_snapshot(unit, dataset, schema_entity, [])
+        read = SchemaRead(schema_entity)
         if selection.asks_nothing:
-            return snapshot
-        names = selection.bindable_names(MAX_BOUND_NAMES)
+            return read
+        names = selection.bindable_names(self.max_bound_names)
         table_rows = self._table_rows(project, dataset, names, location)
         kept = {name: row for name, row in table_rows.items()
                 if selection.keeps(name, row.table_type.upper() in ("VIEW", "MATERIALIZED VIEW"))}
         if not kept:
-            return snapshot
+            return read
         bind = names if names is not None else (sorted(kept) if len(kept) < len(table_rows) else None)
-        if bind is not None and len(bind) > MAX_BOUND_NAMES:
+        if bind is not None and len(bind) > self.max_bound_names:
             bind = None
         columns = self._column_rows(project, dataset, bind, location)
-        for name in sorted(kept):
-            try:
-                snapshot.tables.append(build_table(kept[name], columns.get(name, ()),
-                                                   label_prefix=self.label_tag_prefix,
-                                                   policy_tag_prefix=self.policy_tag_prefix))
-            except Exception as e:  # noqa: BLE001 - one odd table must not hide the others
-                log.warning("Could not map %s.%s.%s: %s", project, dataset, name, e)
-                snapshot.unreflectable[name] = f"{type(e).__name__}: {e}"
-        return snapshot
+        read.tables, read.unreflectable = self.build_tables(project, dataset, sorted(kept), lambda name: build_table(
+            kept[name], columns.get(name, ()), label_prefix=self.label_tag_prefix,
+            policy_tag_prefix=self.policy_tag_prefix))
+        return read
 
     def _dataset(self, project: str, dataset: str) -> tuple[DatabaseSchema, str | None]:
         try:
@@ -335,7 +354,7 @@ class BigQuerySource(Source):
         except (ConfigError, MissingDependency):
             raise
         except Exception as e:
-            raise _source_error(project, dataset, e) from e
+            raise self.source_error(project, dataset, e) from e
         self._locations[(project, dataset)] = ds.location
         labels = ds.labels or {}
         tags = tuple(sorted(f"{self.label_tag_prefix}{k}={v}" for k, v in labels.items()))
@@ -427,7 +446,7 @@ class BigQuerySource(Source):
                 "modification times (table_digests)",
             ) from e
         except Exception as e:
-            raise _source_error(project, None, e) from e
+            raise self.source_error(project, None, e) from e
         return [e for e in events if e is not None and e.project == project]
 
     def table_digests(self, database: str, schemas: list[str]) -> dict[str, dict[str, str]]:
@@ -539,6 +558,6 @@ def _api_message(error: BaseException) -> str:
     return text.splitlines()[0][:300] if text else type(error).__name__
 
 
-def _source_error(database: str, schema: str | None, error: BaseException) -> SourceError:
-    """Turn an API or transport failure into a :class:`SourceError` without request details."""
-    return SourceError(database, schema, f"{type(error).__name__}: {_api_message(error)}")
+
+#: 4xx reasons of BigQuery that a retry can help with (rate limits reported as 403).
+_TRANSIENT_REASONS = frozenset({"rateLimitExceeded", "backendError", "internalError"})

@@ -35,6 +35,7 @@ __all__ = [
     "build_table",
     "column_from_row",
     "constraints_from_show",
+    "object_ids_from_rows",
     "parse_clustering_key",
     "relations_from_rows",
     "resolve_changes",
@@ -447,8 +448,13 @@ def build_table(
     column_rows: list[Row],
     constraints: list[TableConstraint],
     tags: TagIndex | None = None,
+    *,
+    object_id: str | None = None,
 ) -> Table:
-    """Return a table from its relation, its ``INFORMATION_SCHEMA.COLUMNS`` rows and constraints."""
+    """Return a table from its relation, its ``INFORMATION_SCHEMA.COLUMNS`` rows and constraints.
+
+    :param object_id: the table's ``TABLE_ID`` (``ACCOUNT_USAGE.TABLES``), when known.
+    """
     column_rows = sorted(column_rows, key=lambda r: _int(r.get("ORDINAL_POSITION")) or 0)
     columns = tuple(
         column_from_row(r, tags.columns.get((relation.name, r["COLUMN_NAME"]), ()) if tags else ())
@@ -466,7 +472,29 @@ def build_table(
         properties=dict(relation.properties),
         row_count=relation.row_count,
         last_altered=relation.last_altered,
+        object_id=object_id,
     )
+
+
+def object_ids_from_rows(database: str, rows: Iterable[Row]) -> dict[tuple[str, str], dict[str, str]]:
+    """Return (database, schema) -> table -> ``TABLE_ID`` of live ``ACCOUNT_USAGE.TABLES`` rows.
+
+    A name has one live incarnation; while the view lags, an old one may still show as live: the
+    newest ``CREATED`` wins.
+
+    :param database: the database the rows were read for.
+    :param rows: rows with ``TABLE_SCHEMA``, ``TABLE_NAME``, ``TABLE_ID`` and ``CREATED``.
+    """
+    newest: dict[tuple[str, str], tuple[Any, str]] = {}
+    for row in rows:
+        key = (row["TABLE_SCHEMA"], row["TABLE_NAME"])
+        created = row.get("CREATED")
+        if key not in newest or (created is not None and (newest[key][0] is None or created > newest[key][0])):
+            newest[key] = (created, str(row["TABLE_ID"]))
+    out: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
+    for (schema, name), (_created, table_id) in newest.items():
+        out[(database, schema)][name] = table_id
+    return dict(out)
 
 
 # --------------------------------------------------------------------------------------- changes
@@ -481,6 +509,7 @@ class ChangeRows:
     altered_before_window: list[TableRef] = field(default_factory=list)
     created_schemas: list[tuple[str, str]] = field(default_factory=list)
     dropped_schemas: list[tuple[str, str]] = field(default_factory=list)
+    object_ids: dict[str, TableRef] = field(default_factory=dict)
 
 
 def resolve_changes(rows: Iterable[Row]) -> ChangeRows:
@@ -493,7 +522,8 @@ def resolve_changes(rows: Iterable[Row]) -> ChangeRows:
     incarnation whose ``LAST_DDL`` is *later* than the live one's (the fault of OpenMetadata
     issue #28053). A name is dropped only when every incarnation in the window is deleted.
     A live incarnation created before the window was altered — or renamed, which the view
-    cannot tell apart: those are listed in ``altered_before_window``.
+    cannot tell apart: those are listed in ``altered_before_window``. The ``TABLE_ID`` of each
+    changed name's live incarnation is in ``object_ids``: the engine finds moves with it.
     """
     tables: dict[TableRef, list[Row]] = defaultdict(list)
     schemas: dict[tuple[str, str], list[Row]] = defaultdict(list)
@@ -510,6 +540,9 @@ def resolve_changes(rows: Iterable[Row]) -> ChangeRows:
             out.dropped.append(ref)
             continue
         out.changed.append(ref)
+        current = max(live, key=lambda r: (r.get("CREATED") is not None, r.get("CREATED") or 0))
+        if current.get("TABLE_ID") is not None:
+            out.object_ids[str(current["TABLE_ID"])] = ref
         if all(yes(r.get("CREATED_BEFORE")) for r in live):
             out.altered_before_window.append(ref)
     for key in sorted(schemas):

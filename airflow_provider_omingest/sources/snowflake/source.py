@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -32,28 +32,29 @@ from airflow_provider_omingest.exceptions import (
     SourceError,
 )
 from airflow_provider_omingest.models.changes import ChangeSet
-from airflow_provider_omingest.models.entities import DatabaseSchema, Table, TableType
-from airflow_provider_omingest.models.units import SchemaSnapshot
-from airflow_provider_omingest.sources.base import Source, TableSelection, unit_snapshot
+from airflow_provider_omingest.models.entities import TableType
+from airflow_provider_omingest.sources.base import SchemaRead, Source, TableSelection, as_utc, timeout_seconds
 from airflow_provider_omingest.sources.snowflake.mapping import (
     Relation,
     TagIndex,
     build_table,
     constraints_from_show,
+    object_ids_from_rows,
     relations_from_rows,
     resolve_changes,
     schema_entity,
     tag_index,
 )
+from airflow_provider_omingest.sources.sqlstate import is_transient_sqlstate
 
 if TYPE_CHECKING:
-    from airflow_provider_omingest.config import Filters
     from airflow_provider_omingest.models.units import WorkUnit
 
 __all__ = [
     "ACCOUNT_USAGE_LATENCY",
     "ACCOUNT_USAGE_RETENTION",
     "DEFAULT_ACCOUNT_USAGE",
+    "DEFAULT_STATEMENT_TIMEOUT",
     "SnowflakeConfig",
     "SnowflakeSource",
     "is_too_much_data",
@@ -69,6 +70,9 @@ DEFAULT_ACCOUNT_USAGE = "SNOWFLAKE.ACCOUNT_USAGE"
 ACCOUNT_USAGE_LATENCY = timedelta(hours=3)
 #: ``ACCOUNT_USAGE`` keeps one year of history.
 ACCOUNT_USAGE_RETENTION = timedelta(days=365)
+
+#: Seconds a statement may run by default (``STATEMENT_TIMEOUT_IN_SECONDS``): far more than a metadata query needs.
+DEFAULT_STATEMENT_TIMEOUT = 600
 
 #: Snowflake error number of "Information schema query returned too much data".
 TOO_MUCH_DATA_ERRNO = 90030
@@ -109,6 +113,10 @@ class SnowflakeConfig:
     :param protocol: ``https`` (default) or ``http``.
     :param login_timeout: seconds to wait for the login.
     :param network_timeout: seconds to wait for a request.
+    :param statement_timeout: seconds a statement may run, sent as the session parameter
+        ``STATEMENT_TIMEOUT_IN_SECONDS`` (https://docs.snowflake.com/en/sql-reference/parameters);
+        None: :data:`DEFAULT_STATEMENT_TIMEOUT` unless ``session_parameters`` sets it; 0: no limit
+        (Snowflake's own default is two days).
     """
 
     account: str
@@ -131,8 +139,11 @@ class SnowflakeConfig:
     protocol: str | None = None
     login_timeout: int | None = None
     network_timeout: int | None = None
+    statement_timeout: float | None = None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "statement_timeout",
+                           timeout_seconds("statement_timeout", self.statement_timeout, None))
         if not self.account:
             raise ConfigError("account", self.account, "set the Snowflake account identifier (extra 'account')")
         if self.private_key_file and self.private_key_content:
@@ -154,7 +165,7 @@ class SnowflakeConfig:
             "region": self.region,
             "authenticator": self.authenticator,
             "token": self.token,
-            "session_parameters": self.session_parameters,
+            "session_parameters": self._session_parameters(),
             "host": self.host,
             "port": self.port,
             "protocol": self.protocol,
@@ -171,6 +182,17 @@ class SnowflakeConfig:
             kwargs["private_key"] = private_key
             kwargs.pop("password")
         return {k: v for k, v in kwargs.items() if v is not None and v != ""}
+
+    def _session_parameters(self) -> dict[str, Any]:
+        """Return the session parameters with the statement timeout (the explicit setting wins)."""
+        parameters = dict(self.session_parameters or {})
+        given = any(k.upper() == "STATEMENT_TIMEOUT_IN_SECONDS" for k in parameters)
+        if self.statement_timeout is not None or not given:
+            for key in [k for k in parameters if k.upper() == "STATEMENT_TIMEOUT_IN_SECONDS"]:
+                del parameters[key]
+            seconds = DEFAULT_STATEMENT_TIMEOUT if self.statement_timeout is None else self.statement_timeout
+            parameters["STATEMENT_TIMEOUT_IN_SECONDS"] = int(seconds)
+        return parameters
 
     def _private_key_der(self) -> bytes | None:
         """Load the private key (file or content; PEM or base64 PEM) as unencrypted PKCS#8 DER."""
@@ -264,10 +286,6 @@ def _in_list(prefix: str, names: Sequence[str]) -> tuple[str, dict[str, str]]:
     return ", ".join(f"%({k})s" for k in params), params
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-
-
 # ---------------------------------------------------------------------------------------- source
 
 
@@ -285,6 +303,8 @@ class SnowflakeSource(Source):
         old name is gone. Costs bytes, not round trips (a schema is read in the same
         number of statements whole or in part).
     :param exclude_databases: databases never listed (the shared ``SNOWFLAKE`` database).
+    :param include_object_ids: read each table's ``TABLE_ID`` from ``ACCOUNT_USAGE.TABLES`` (one
+        query per work unit), so that a table moved to another schema or database is seen as moved.
     """
 
     kind: ClassVar[str] = "snowflake"
@@ -304,6 +324,7 @@ class SnowflakeSource(Source):
         include_constraints: bool = True,
         rescan_altered_schemas: bool = True,
         exclude_databases: Sequence[str] = ("SNOWFLAKE",),
+        include_object_ids: bool = True,
     ) -> None:
         if not _LOCATION_RE.match(account_usage or ""):
             raise ConfigError("account_usage", account_usage, "expected DATABASE.SCHEMA, e.g. SNOWFLAKE.ACCOUNT_USAGE")
@@ -313,12 +334,16 @@ class SnowflakeSource(Source):
         self.include_constraints = include_constraints
         self.rescan_altered_schemas = rescan_altered_schemas
         self.exclude_databases = frozenset(exclude_databases)
+        self.include_object_ids = include_object_ids
         #: Statements sent to Snowflake by this source (round trips), for tests and summaries.
         self.round_trips = 0
         self._conn: Any = None
         self._tags: dict[tuple[str, str], TagIndex] | None = None
         self._tags_scope: tuple[str, tuple[str, ...]] | None = None
         self._tags_unavailable: str | None = None
+        self._ids_unavailable: str | None = None
+        self._unit_tags: dict[tuple[str, str], TagIndex] = {}
+        self._unit_ids: dict[tuple[str, str], dict[str, str]] = {}
 
     def __repr__(self) -> str:
         return f"SnowflakeSource(account={self.config.account!r}, user={self.config.user!r})"
@@ -373,17 +398,13 @@ class SnowflakeSource(Source):
 
     def now(self) -> datetime:
         """Return Snowflake's clock (aware UTC)."""
-        try:
+        with self.reading(self.config.database or self.config.account, None):
             value = self._run("SELECT CURRENT_TIMESTAMP() AS NOW")[0]["NOW"]
-        except (MissingDependency, ConfigError):
-            raise
-        except Exception as e:
-            raise SourceError(self.config.database or self.config.account, None, _reason(e)) from e
-        return _utc(value)
+        return as_utc(value)
 
     def list_databases(self) -> list[str]:
         """Return the databases the role can see, without excluded ones (``SNOWFLAKE``)."""
-        with _listing(self.config.account):
+        with self.reading(self.config.account, None):
             rows = self._show("SHOW TERSE DATABASES")
         return sorted(r["name"] for r in rows if r["name"] not in self.exclude_databases)
 
@@ -392,7 +413,7 @@ class SnowflakeSource(Source):
 
         :param database: the database, as listed.
         """
-        with _listing(database):
+        with self.reading(database, None):
             rows = self._show(f"SHOW TERSE SCHEMAS IN DATABASE {quote_ident(database)}")
         return sorted(r["name"] for r in rows if r["name"].upper() not in _SYSTEM_SCHEMAS)
 
@@ -409,7 +430,7 @@ class SnowflakeSource(Source):
             f"SELECT TABLE_SCHEMA, COUNT(*) AS N FROM {quote_ident(database)}.INFORMATION_SCHEMA.TABLES "
             "WHERE TABLE_TYPE <> 'TEMPORARY TABLE' GROUP BY TABLE_SCHEMA"
         )
-        with _listing(database):
+        with self.reading(database, None):
             try:
                 rows = self._run(sql)
             except Exception as e:
@@ -427,52 +448,46 @@ class SnowflakeSource(Source):
 
     # ------------------------------------------------------------------ extraction
 
-    def extract(self, unit: WorkUnit, filters: Filters, include_views: bool = True) -> Iterator[SchemaSnapshot]:
-        """Yield one snapshot per schema of ``unit``, each read in a fixed number of statements.
+    def read_unit(self, unit: WorkUnit, selections: Mapping[str, TableSelection]) -> Iterator[tuple[str, SchemaRead]]:
+        """Read the unit's schemas one by one, with its tags and object ids read once for the whole unit.
 
         :param unit: the schemas (and optionally the slice or the tables) to read.
-        :param filters: table filters; tables they reject are left out.
-        :param include_views: whether to read views and materialized views.
-        :raises SourceError: when a schema cannot be read (missing, no privilege, ...).
+        :param selections: schema -> what to read of it.
         """
-        for schema in unit.schemas:
-            selection = TableSelection.of(unit, schema, filters, include_views)
-            entity, tables = self._read_schema(unit, schema, selection)
-            log.info("Read %d tables from %s.%s.", len(tables), unit.database, schema)
-            yield unit_snapshot(unit, schema, entity, tables)
-
-    def _read_schema(
-        self,
-        unit: WorkUnit,
-        schema: str,
-        selection: TableSelection,
-    ) -> tuple[DatabaseSchema, list[Table]]:
-        database = unit.database
+        self._unit_tags = self._tags_for(unit)
+        self._unit_ids = self._object_ids_for(unit, selections)
         try:
-            schema_row = self._schema_row(database, schema)
-            if selection.asks_nothing:
-                return schema_entity(schema_row, self._tags_for(unit).get((database, schema))), []
-            names = selection.bindable_names(self.max_bound_names)
-            bound = None if names is None else tuple(names)
-            relations = self._relations(database, schema, bound, selection.include_views)
-            # temporary tables are session-local: never catalogued
-            kept = {name: rel for name, rel in relations.items()
-                    if rel.table_type is not TableType.LOCAL and selection.keeps(rel.name, rel.is_view)}
-            tags = self._tags_for(unit).get((database, schema))
-            entity = schema_entity(schema_row, tags)
-            if not kept:
-                return entity, []
-            columns = self._columns(database, schema, sorted(kept) if bound is not None else None)
-            constraints = self._constraints(database, schema, kept)
-        except (SourceError, MissingDependency, ConfigError):
-            raise
-        except Exception as e:
-            raise SourceError(database, schema, _reason(e)) from e
-        tables = [
-            build_table(rel, columns.get(name, []), constraints.get(name, []), tags)
-            for name, rel in sorted(kept.items())
-        ]
-        return entity, tables
+            yield from super().read_unit(unit, selections)
+        finally:
+            self._unit_tags, self._unit_ids = {}, {}
+
+    def read_schema(self, database: str, schema: str, selection: TableSelection) -> SchemaRead:
+        """Read one schema in a fixed number of statements.
+
+        :param database: the database.
+        :param schema: the schema.
+        :param selection: which relations to keep (and, for an incremental unit, to read).
+        :raises SourceError: when the schema does not exist or the role cannot see it.
+        """
+        schema_row = self._schema_row(database, schema)
+        tags = self._unit_tags.get((database, schema))
+        read = SchemaRead(schema_entity(schema_row, tags))
+        if selection.asks_nothing:
+            return read
+        names = selection.bindable_names(self.max_bound_names)
+        bound = None if names is None else tuple(names)
+        relations = self._relations(database, schema, bound, selection.include_views)
+        # temporary tables are session-local: never catalogued
+        kept = {name: rel for name, rel in relations.items()
+                if rel.table_type is not TableType.LOCAL and selection.keeps(rel.name, rel.is_view)}
+        if not kept:
+            return read
+        columns = self._columns(database, schema, sorted(kept) if bound is not None else None)
+        constraints = self._constraints(database, schema, kept)
+        ids = self._unit_ids.get((database, schema), {})
+        read.tables, read.unreflectable = self.build_tables(database, schema, sorted(kept), lambda name: build_table(
+            kept[name], columns.get(name, []), constraints.get(name, []), tags, object_id=ids.get(name)))
+        return read
 
     def _schema_row(self, database: str, schema: str) -> Row:
         rows = self._run(
@@ -481,7 +496,8 @@ class SnowflakeSource(Source):
             {"schema": schema},
         )
         if not rows:
-            raise SourceError(database, schema, "the schema does not exist or the role cannot see it")
+            raise SourceError(database, schema, "the schema does not exist or the role cannot see it",
+                              retryable=False)
         return rows[0]
 
     def _relations(
@@ -552,7 +568,11 @@ class SnowflakeSource(Source):
         )
 
     def _tags_for(self, unit: WorkUnit) -> dict[tuple[str, str], TagIndex]:
-        """Return the tags of the unit's schemas, read in one ``TAG_REFERENCES`` query per unit."""
+        """Return the tags of the unit's schemas, read in one ``TAG_REFERENCES`` query per unit.
+
+        ``TAG_REFERENCES`` is granted to the SNOWFLAKE database role GOVERNANCE_VIEWER, not to
+        OBJECT_VIEWER (SNOWFLAKE database roles: https://docs.snowflake.com/en/sql-reference/snowflake-db-roles).
+        """
         if not self.include_tags or self._tags_unavailable:
             return {}
         scope = (unit.database, tuple(unit.schemas))
@@ -569,12 +589,50 @@ class SnowflakeSource(Source):
             rows = self._run(sql, {"database": unit.database, **params})
         except Exception as e:  # noqa: BLE001 - tags are optional: logged, left out
             self._tags_unavailable = _reason(e)
-            log.warning("Tags are left out: %s.TAG_REFERENCES cannot be read (%s). Grant the role IMPORTED "
+            log.warning("Tags are left out: %s.TAG_REFERENCES cannot be read (%s). Grant the role the SNOWFLAKE "
+                        "database role GOVERNANCE_VIEWER (OBJECT_VIEWER does not cover TAG_REFERENCES) or IMPORTED "
                         "PRIVILEGES on database SNOWFLAKE, or set include_tags=False.",
                         self.account_usage, self._tags_unavailable)
             return {}
         self._tags, self._tags_scope = tag_index(rows), scope
         return self._tags
+
+    def _object_ids_for(
+        self, unit: WorkUnit, selections: Mapping[str, TableSelection]
+    ) -> dict[tuple[str, str], dict[str, str]]:
+        """Return (database, schema) -> table -> ``TABLE_ID``, in one ``ACCOUNT_USAGE.TABLES`` query per unit.
+
+        ``INFORMATION_SCHEMA`` has no table id; ``ACCOUNT_USAGE.TABLES`` keeps one row per
+        ``TABLE_ID`` with the table's current name (TABLES view:
+        https://docs.snowflake.com/en/sql-reference/account-usage/tables). It lags up to 90 minutes: a
+        table created or renamed since has no id yet and gets it the next time it is read. Ids are
+        optional: a failure is logged and they are left out.
+        """
+        if not self.include_object_ids or self._ids_unavailable:
+            return {}
+        schemas, schema_params = _in_list("s", unit.schemas)
+        named = [sel.bindable_names(self.max_bound_names) for sel in selections.values()]
+        names = None if any(n is None for n in named) else sorted({n for group in named for n in group or ()})
+        if names == []:
+            return {}
+        sql = (
+            f"SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_ID, CREATED FROM {self.account_usage}.TABLES "
+            f"WHERE TABLE_CATALOG = %(database)s AND DELETED IS NULL AND TABLE_SCHEMA IN ({schemas})"
+        )
+        params: dict[str, Any] = {"database": unit.database, **schema_params}
+        if names is not None:
+            table_list, table_params = _in_list("t", names)
+            sql += f" AND TABLE_NAME IN ({table_list})"
+            params.update(table_params)
+        try:
+            rows = self._run(sql, params)
+        except Exception as e:  # noqa: BLE001 - object ids are optional: logged, left out
+            self._ids_unavailable = _reason(e)
+            log.warning("Table ids are left out (moves between schemas are then found by full runs only): "
+                        "%s.TABLES cannot be read (%s). Grant the role the SNOWFLAKE database role OBJECT_VIEWER, "
+                        "or set include_object_ids=False.", self.account_usage, self._ids_unavailable)
+            return {}
+        return object_ids_from_rows(unit.database, rows)
 
     # ------------------------------------------------------------------ incremental
 
@@ -591,7 +649,7 @@ class SnowflakeSource(Source):
         :raises IncrementalUnsupported: when the account usage views cannot be read (grants)
             or ``since`` is older than their one-year retention.
         """
-        since = _utc(since)
+        since = as_utc(since)
         if datetime.now(timezone.utc) - since > ACCOUNT_USAGE_RETENTION - timedelta(days=1):
             raise IncrementalUnsupported(self.kind, f"{since.isoformat()} is beyond the one-year history "
                                          f"of {self.account_usage}")
@@ -615,17 +673,19 @@ class SnowflakeSource(Source):
         return ChangeSet(
             method=f"{self.account_usage}.TABLES",
             since=since,
-            until=_utc(clock) if isinstance(clock, datetime) else self.now(),
+            until=as_utc(clock) if isinstance(clock, datetime) else self.now(),
             changed=resolved.changed,
             dropped=resolved.dropped,
             created_schemas=created_schemas,
             dropped_schemas=resolved.dropped_schemas,
+            object_ids=resolved.object_ids,
             notes=notes,
         )
 
     def _change_rows(self, since: datetime, databases: list[str]) -> list[Row]:
         clock = ("SELECT 'CLOCK' AS KIND, NULL AS TABLE_CATALOG, NULL AS TABLE_SCHEMA, NULL AS TABLE_NAME, "
-                 "NULL AS TABLE_TYPE, NULL AS IS_DELETED, NULL AS CREATED_BEFORE, CURRENT_TIMESTAMP() AS AT")
+                 "NULL AS TABLE_TYPE, NULL AS IS_DELETED, NULL AS CREATED_BEFORE, NULL AS TABLE_ID, NULL AS CREATED, "
+                 "CURRENT_TIMESTAMP() AS AT")
         params: dict[str, Any] = {"since": since}
         sql = clock
         if databases:
@@ -634,12 +694,13 @@ class SnowflakeSource(Source):
             au = self.account_usage
             sql = f"""
             SELECT 'TABLE' AS KIND, TABLE_CATALOG, TABLE_SCHEMA, TABLE_NAME, TABLE_TYPE,
-                   DELETED IS NOT NULL AS IS_DELETED, CREATED < %(since)s AS CREATED_BEFORE, NULL AS AT
+                   DELETED IS NOT NULL AS IS_DELETED, CREATED < %(since)s AS CREATED_BEFORE, TABLE_ID, CREATED,
+                   NULL AS AT
             FROM {au}.TABLES
             WHERE TABLE_CATALOG IN ({placeholders}) AND (LAST_DDL >= %(since)s OR DELETED >= %(since)s)
             UNION ALL
             SELECT 'SCHEMA', CATALOG_NAME, SCHEMA_NAME, NULL, NULL,
-                   DELETED IS NOT NULL, CREATED < %(since)s, NULL
+                   DELETED IS NOT NULL, CREATED < %(since)s, NULL, NULL, NULL
             FROM {au}.SCHEMATA
             WHERE CATALOG_NAME IN ({placeholders}) AND (CREATED >= %(since)s OR DELETED >= %(since)s)
             UNION ALL
@@ -653,14 +714,41 @@ class SnowflakeSource(Source):
             if _is_sql_error(e):
                 raise IncrementalUnsupported(
                     self.kind,
-                    f"{self.account_usage}.TABLES/SCHEMATA cannot be read ({_reason(e)}); grant the role "
-                    "IMPORTED PRIVILEGES on database SNOWFLAKE (or the database role OBJECT_VIEWER), or point "
-                    "account_usage at a copy it can read",
+                    f"{self.account_usage}.TABLES/SCHEMATA cannot be read ({_reason(e)}); grant the role the "
+                    "SNOWFLAKE database role OBJECT_VIEWER (or IMPORTED PRIVILEGES on database SNOWFLAKE), or "
+                    "point account_usage at a copy it can read",
                 ) from e
-            raise SourceError(", ".join(databases) or self.config.account, None, _reason(e)) from e
+            raise self.source_error(", ".join(databases) or self.config.account, None, e) from e
+
+    # ------------------------------------------------------------------ errors
+
+    def is_transient(self, error: BaseException) -> bool:
+        """Return whether a retry can help: by Snowflake's SQLSTATE and error number.
+
+        Terminal: the SQLSTATE classes of a refused statement (``42``: object does not exist or
+        not authorized, insufficient privileges, syntax; ``28``: authentication) and the login
+        errors below. Everything else (network, statement timeout 000630, canceled 000604,
+        warehouse suspended or busy) is transient.
+        """
+        errno = getattr(error, "errno", None)
+        if errno in _TERMINAL_ERRNOS:
+            return False
+        sqlstate = getattr(error, "sqlstate", None)
+        if sqlstate:
+            return is_transient_sqlstate(sqlstate)
+        return True
+
+    def describe_error(self, error: BaseException) -> str:
+        """Return the first line of the connector's message and the error number."""
+        return _reason(error)
 
 
 # ------------------------------------------------------------------------------------ internals
+
+#: Snowflake error numbers a retry cannot fix: object does not exist or not authorized (2003, 2043),
+#: insufficient privileges (3001), and login refused (390100 incorrect user or password, 390144 JWT
+#: invalid, 390201 role not granted or warehouse not usable, 390422 network policy).
+_TERMINAL_ERRNOS = frozenset({2003, 2043, 3001, 390100, 390144, 390201, 390422})
 
 
 def _is_sql_error(error: BaseException) -> bool:
@@ -680,15 +768,3 @@ def _reason(error: BaseException) -> str:
     return f"{first} (Snowflake error {errno})" if errno else first
 
 
-class _listing:
-    """Context manager turning any failure while listing into a :class:`SourceError`."""
-
-    def __init__(self, database: str) -> None:
-        self.database = database
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
-        if isinstance(exc, Exception) and not isinstance(exc, (SourceError, MissingDependency, ConfigError)):
-            raise SourceError(self.database, None, _reason(exc)) from exc
