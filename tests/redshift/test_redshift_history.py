@@ -13,7 +13,6 @@ import pytest
 
 from airflow_provider_omingest.exceptions import IncrementalUnsupported, SourceError
 from airflow_provider_omingest.models.changes import TableRef
-from airflow_provider_omingest.sources.redshift.history import RedshiftChangeReader
 from tests.redshift.conftest import RedshiftDatabase
 
 
@@ -77,6 +76,8 @@ def test_long_ctas_is_read_from_sys_query_text(make_redshift_db: Callable[..., R
 
 def test_a_truncated_ctas_without_its_full_text_still_names_its_table() -> None:
     """SYS_QUERY_TEXT answers nothing for the query: the CTAS is read from the history's 4,000 characters."""
+    from airflow_provider_omingest.sources.redshift.history import RedshiftChangeReader
+
     prefix = "create table app.t as select " + ", ".join(f"c{i}" for i in range(2000))
     start = datetime(2026, 1, 1)
     history = [("window", None, None, None, start, start + timedelta(days=1), None, None, None),

@@ -23,7 +23,6 @@ from airflow_provider_omingest.models.units import WorkUnit
 from airflow_provider_omingest.sources.sql import duckdb_reflection, postgres_reflection
 from airflow_provider_omingest.sources.sql import source as sql_source
 from airflow_provider_omingest.sources.sql.source import SqlAlchemySource
-from airflow_provider_omingest.sources.sqlstate import is_transient_sqlstate
 
 
 def _conninfo(url: str) -> str:
@@ -186,6 +185,8 @@ def test_missing_schema_is_terminal(two_schemas) -> None:
     (None, True),      # no SQLSTATE: a network failure
 ])
 def test_sqlstate_classes(code: str | None, transient: bool) -> None:
+    from airflow_provider_omingest.sources.sqlstate import is_transient_sqlstate
+
     assert is_transient_sqlstate(code) is transient
 
 
