@@ -199,10 +199,11 @@ def test_incremental_run_fetches_only_changes_and_matches_a_full_run(env, tmp_pa
     full_catalog = SqlCatalog(f"sqlite:///{tmp_path / 'full.db'}")
     from airflow_provider_omingest.config import IngestionSettings
     from airflow_provider_omingest.engine.runner import run_ingestion
+    from airflow_provider_omingest.models.run import RunRequest
     from airflow_provider_omingest.sources.sqlalchemy_source import SqlAlchemySource
 
     run_ingestion(lambda: SqlAlchemySource(f"duckdb:///{env['warehouse']}"), full_catalog,
-                  IngestionSettings(service="demo"), requested_mode="full")
+                  IngestionSettings(service="demo"), RunRequest(run_id="full", requested_mode="full"))
 
     def live(c):
         return {f: fp for f, fp in _fingerprints(c).items() if not c.get(f)["deleted"]}
