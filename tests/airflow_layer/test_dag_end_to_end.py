@@ -242,3 +242,24 @@ def test_manual_full_run_resyncs_everything(env):
     dr, summary = _run(dag, mode="full")
     assert summary["mode"] == "full" and summary["tables_fetched"] == 34
     assert summary["mode_reason"] == "a full run was requested"
+
+
+@pytest.mark.parametrize("name, conn, expected", [
+    ("missing_connection", None, "no_such_connection"),
+    ("missing_driver", {"conn_type": "mssql", "host": "db"}, "not a SQL database connection"),
+])
+def test_configuration_errors_fail_at_once_without_retries(env, monkeypatch, capfd, name, conn, expected):
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    if conn:
+        monkeypatch.setenv("AIRFLOW_CONN_WH_UNKNOWN_TYPE", json.dumps(conn))
+    dag = _dag(name)
+    dr = dag.test()
+    assert dr.state == "failed"
+    with create_session() as session:
+        plan = session.scalars(select(TaskInstance).where(TaskInstance.dag_id == dag.dag_id,
+                               TaskInstance.run_id == dr.run_id, TaskInstance.task_id == "plan")).one()
+        assert plan.state == "failed" and plan.try_number == 1  # not up_for_retry: retries=2 were not used
+    out = capfd.readouterr()
+    assert "AirflowFailException: Planning failed: " in out.out + out.err and expected in out.out + out.err
