@@ -138,7 +138,7 @@ def _run(args: argparse.Namespace) -> int:
     from airflow_provider_omingest.config import ingestion_settings
     from airflow_provider_omingest.engine.runner import run_ingestion
     from airflow_provider_omingest.models.run import RunRequest
-    from airflow_provider_omingest.sources.sqlalchemy_source import SqlAlchemySource
+    from airflow_provider_omingest.sources.sql.source import SqlAlchemySource
 
     values: dict[str, Any] = {"service": args.service, "threads": args.threads, "filters": _filters(args)}
     if args.safety_margin is not None:
@@ -197,7 +197,7 @@ def _demo(args: argparse.Namespace) -> int:
     (workdir / "airflow").mkdir(parents=True)
     _demo_environment(workdir, dags, warehouse, catalog_path)
 
-    from airflow_provider_omingest.sources.demo_warehouse import build_demo_warehouse, mutate_demo_warehouse
+    from airflow_provider_omingest.demo.warehouse import build_demo_warehouse, mutate_demo_warehouse
 
     build_demo_warehouse(warehouse)
     print(f"Built the demo warehouse: {warehouse}")

@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     from airflow_provider_omingest.engine.runner import run_ingestion
     from airflow_provider_omingest.engine.summary import MemoryWatermarks
     from airflow_provider_omingest.models.run import RunRequest
-    from airflow_provider_omingest.sources.sqlalchemy_source import SqlAlchemySource
+    from airflow_provider_omingest.sources.sql.source import SqlAlchemySource
     from tests.support.postgres_server import PostgresServer
 
     args.out.mkdir(parents=True, exist_ok=True)

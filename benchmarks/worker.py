@@ -92,7 +92,7 @@ def run_engine(spec: dict[str, Any]) -> list[dict[str, Any]]:
     from airflow_provider_omingest.engine.runner import run_ingestion
     from airflow_provider_omingest.engine.summary import MemoryWatermarks
     from airflow_provider_omingest.models.run import RunRequest
-    from airflow_provider_omingest.sources.sqlalchemy_source import SqlAlchemySource
+    from airflow_provider_omingest.sources.sql.source import SqlAlchemySource
 
     settings = _settings(spec)
     catalog = SqlCatalog(spec["catalog_url"])
@@ -138,7 +138,7 @@ def _task_plan(spec: dict[str, Any]) -> dict[str, Any]:
     from airflow_provider_omingest.catalog.sql_catalog import SqlCatalog
     from airflow_provider_omingest.engine.stages import plan_run, register_databases
     from airflow_provider_omingest.models.run import RunRequest
-    from airflow_provider_omingest.sources.sqlalchemy_source import SqlAlchemySource
+    from airflow_provider_omingest.sources.sql.source import SqlAlchemySource
 
     started = time.perf_counter()
     with SqlAlchemySource(spec["source_url"]) as source, SqlCatalog(spec["catalog_url"]) as catalog:
@@ -152,7 +152,7 @@ def _task_unit(spec: dict[str, Any], unit: dict[str, Any]) -> dict[str, Any]:
     from airflow_provider_omingest.catalog.sql_catalog import SqlCatalog
     from airflow_provider_omingest.engine.stages import extract_unit, update_unit
     from airflow_provider_omingest.models.units import WorkUnit
-    from airflow_provider_omingest.sources.sqlalchemy_source import SqlAlchemySource
+    from airflow_provider_omingest.sources.sql.source import SqlAlchemySource
 
     settings = _settings(spec)
     work_unit = WorkUnit.model_validate(unit)

@@ -53,7 +53,7 @@ PY="$REPO/.venv/bin/python"
 export PATH="$REPO/.venv/bin:$PATH"
 
 if [ ! -f "$WAREHOUSE" ]; then
-  "$PY" -c "import sys; from airflow_provider_omingest.sources.demo_warehouse import build_demo_warehouse as b; b(sys.argv[1])" "$WAREHOUSE"
+  "$PY" -c "import sys; from airflow_provider_omingest.demo.warehouse import build_demo_warehouse as b; b(sys.argv[1])" "$WAREHOUSE"
   echo "Built the demo warehouse: $WAREHOUSE"
 fi
 echo "Preparing Airflow's database in $AIRFLOW_HOME ..."
@@ -134,7 +134,7 @@ if seed and not api.get(f"/dags/{dag}/dagRuns", params={"limit": 1}).json()["tot
 
     api.patch(f"/dags/{dag}", json={"is_paused": False}).raise_for_status()  # runs of a paused DAG wait
     run("Run 1", {"mode": "full"})
-    from airflow_provider_omingest.sources.demo_warehouse import mutate_demo_warehouse
+    from airflow_provider_omingest.demo.warehouse import mutate_demo_warehouse
 
     for change in mutate_demo_warehouse(warehouse):
         print(f"  warehouse change: {change}")

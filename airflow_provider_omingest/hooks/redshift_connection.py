@@ -1,4 +1,4 @@
-"""Build a :class:`~airflow_provider_omingest.sources.redshift.RedshiftSource` from a ``redshift`` connection.
+"""Build a :class:`~airflow_provider_omingest.sources.redshift.source.RedshiftSource` from a ``redshift`` connection.
 
 Reads the connection the way the Amazon provider's ``RedshiftSQLHook`` stores it, without
 depending on that provider: host, port, schema (= database), login, password, and extras
@@ -21,7 +21,7 @@ from airflow_provider_omingest.exceptions import ConfigError, MissingDependency
 if TYPE_CHECKING:
     from airflow.sdk import Connection
 
-    from airflow_provider_omingest.sources.redshift import RedshiftSource
+    from airflow_provider_omingest.sources.redshift.source import RedshiftSource
 
 __all__ = ["OMINGEST_EXTRAS", "redshift_connect_kwargs", "source_from_connection"]
 
@@ -109,7 +109,7 @@ def source_from_connection(conn: Connection) -> RedshiftSource:
     :raises ConfigError: when the database or host is missing.
     :raises MissingDependency: when ``redshift-connector`` is not installed.
     """
-    from airflow_provider_omingest.sources.redshift import RedshiftSource
+    from airflow_provider_omingest.sources.redshift.source import RedshiftSource
 
     extra: dict[str, Any] = dict(conn.extra_dejson or {})
     database = conn.schema or extra.get("database")

@@ -59,7 +59,7 @@ class OmingestSourceHook(BaseHook):
 
             module, func = builder.split(":")
             return getattr(importlib.import_module(module), func)(self.connection)
-        from airflow_provider_omingest.sources.sqlalchemy_source import SqlAlchemySource
+        from airflow_provider_omingest.sources.sql.source import SqlAlchemySource
 
         extra = self.connection.extra_dejson or {}
         engine_kwargs = {}

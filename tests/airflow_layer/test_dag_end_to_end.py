@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from airflow_provider_omingest.catalog.sql_catalog import SqlCatalog
+from airflow_provider_omingest.demo.warehouse import build_demo_warehouse, mutate_demo_warehouse
 from airflow_provider_omingest.hooks import source as source_hook
-from airflow_provider_omingest.sources.demo_warehouse import build_demo_warehouse, mutate_demo_warehouse
 
 pytestmark = pytest.mark.airflow
 
@@ -200,7 +200,7 @@ def test_incremental_run_fetches_only_changes_and_matches_a_full_run(env, tmp_pa
     from airflow_provider_omingest.config import IngestionSettings
     from airflow_provider_omingest.engine.runner import run_ingestion
     from airflow_provider_omingest.models.run import RunRequest
-    from airflow_provider_omingest.sources.sqlalchemy_source import SqlAlchemySource
+    from airflow_provider_omingest.sources.sql.source import SqlAlchemySource
 
     run_ingestion(lambda: SqlAlchemySource(f"duckdb:///{env['warehouse']}"), full_catalog,
                   IngestionSettings(service="demo"), RunRequest(run_id="full", requested_mode="full"))

@@ -63,7 +63,7 @@ def test_dag_file_parse_is_light():
         "import sys, runpy\n"
         f"runpy.run_path({str(REPO / 'dags' / 'omingest_demo.py')!r})\n"
         "heavy = [m for m in ('duckdb', 'psycopg', 'snowflake.connector', 'redshift_connector',"
-        " 'google.cloud.bigquery', 'airflow_provider_omingest.sources.sqlalchemy_source',"
+        " 'google.cloud.bigquery', 'airflow_provider_omingest.sources.sql.source',"
         " 'airflow_provider_omingest.catalog.sql_catalog') if m in sys.modules]\n"
         "print(heavy)\n"
     )

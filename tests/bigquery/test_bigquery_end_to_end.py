@@ -9,8 +9,8 @@ from airflow_provider_omingest.catalog.sql_catalog import SqlCatalog
 from airflow_provider_omingest.config import IngestionSettings
 from airflow_provider_omingest.engine.runner import run_ingestion
 from airflow_provider_omingest.models.run import RunRequest
-from airflow_provider_omingest.sources.bigquery import BigQuerySource
-from airflow_provider_omingest.sources.bigquery_audit import AUDIT_METHOD
+from airflow_provider_omingest.sources.bigquery.audit import AUDIT_METHOD
+from airflow_provider_omingest.sources.bigquery.source import BigQuerySource
 from tests.bigquery.standin import BigQueryStandin, StandinTable, field_
 from tests.bigquery.test_bigquery_source import seed_sales
 

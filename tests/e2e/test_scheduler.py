@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_omingest.catalog.sql_catalog import SqlCatalog
-from airflow_provider_omingest.sources.demo_warehouse import build_demo_warehouse, mutate_demo_warehouse
+from airflow_provider_omingest.demo.warehouse import build_demo_warehouse, mutate_demo_warehouse
 from tests.e2e.airflow_procs import (
     BIN,
     AirflowApi,

@@ -166,7 +166,7 @@ def test_incremental_requested_without_watermark_fails_clearly(wh, tmp_path):
 
 
 def test_source_default_margin_applies_unless_overridden(wh, tmp_path):
-    from airflow_provider_omingest.sources.snowflake import SnowflakeSource
+    from airflow_provider_omingest.sources.snowflake.source import SnowflakeSource
 
     assert SnowflakeSource.default_safety_margin == 4 * H  # ACCOUNT_USAGE lags up to ~3 h
 

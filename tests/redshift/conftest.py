@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from airflow_provider_omingest.sources.redshift import RedshiftSource
+from airflow_provider_omingest.sources.redshift.source import RedshiftSource
 from tests.redshift.proxy import RedshiftProxy
 from tests.support.postgres_server import PostgresServer
 

@@ -17,7 +17,7 @@ from airflow_provider_omingest.hooks.redshift_connection import (
     redshift_connect_kwargs,
     source_from_connection,
 )
-from airflow_provider_omingest.sources.redshift import APPLICATION_NAME, RedshiftSource
+from airflow_provider_omingest.sources.redshift.source import APPLICATION_NAME, RedshiftSource
 from tests.redshift.conftest import RedshiftDatabase
 from tests.redshift.test_redshift_source import SALES_DDL, SPECTRUM_DDL
 

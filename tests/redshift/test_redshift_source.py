@@ -18,7 +18,7 @@ from airflow_provider_omingest.models.entities import (
     TableType,
 )
 from airflow_provider_omingest.models.units import SchemaSnapshot, TableSlice, WorkUnit
-from airflow_provider_omingest.sources.redshift import RedshiftSource
+from airflow_provider_omingest.sources.redshift.source import RedshiftSource
 from tests.redshift.conftest import RedshiftDatabase
 
 PK, UQ, FK = ConstraintType.PRIMARY_KEY, ConstraintType.UNIQUE, ConstraintType.FOREIGN_KEY

@@ -21,7 +21,7 @@ from airflow_provider_omingest.models.entities import (
     TableType,
 )
 from airflow_provider_omingest.models.units import SchemaSnapshot, TableSlice, WorkUnit
-from airflow_provider_omingest.sources.sqlalchemy_source import SqlAlchemySource
+from airflow_provider_omingest.sources.sql.source import SqlAlchemySource
 
 PK, UQ, FK = ConstraintType.PRIMARY_KEY, ConstraintType.UNIQUE, ConstraintType.FOREIGN_KEY
 
@@ -364,7 +364,7 @@ class TestPostgres:
 
     def test_many_names_are_filtered_in_python(self, pg_db: tuple[str, str], monkeypatch) -> None:
         url, db = pg_db
-        monkeypatch.setattr("airflow_provider_omingest.sources.sqlalchemy_source.MAX_FILTER_NAMES", 1)
+        monkeypatch.setattr("airflow_provider_omingest.sources.sql.source.MAX_FILTER_NAMES", 1)
         with SqlAlchemySource(url) as source:
             only = extract(source, db, ("sales",), only_tables={"sales": ("orders", "customers")})
         expected = pg_expected(db)

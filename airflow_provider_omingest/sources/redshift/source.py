@@ -28,14 +28,14 @@ from airflow_provider_omingest.models.changes import ChangeSet, TableRef
 from airflow_provider_omingest.models.entities import DatabaseSchema, Table
 from airflow_provider_omingest.models.units import SchemaSnapshot
 from airflow_provider_omingest.sources.base import Source, TableSelection, unit_snapshot
-from airflow_provider_omingest.sources.redshift_ddl import (
+from airflow_provider_omingest.sources.redshift.ddl import (
     DdlEvent,
     DdlParseError,
     QualifiedName,
     parse_ddl,
     unescape_ddltext,
 )
-from airflow_provider_omingest.sources.redshift_mapping import (
+from airflow_provider_omingest.sources.redshift.mapping import (
     MV_INTERNAL_TABLE,
     ColumnRow,
     ConstraintRow,

@@ -22,8 +22,8 @@ from airflow_provider_omingest.models.entities import (
     TableType,
 )
 from airflow_provider_omingest.models.fqn import build_fqn
-from airflow_provider_omingest.sources.redshift_ddl import split_column_list
-from airflow_provider_omingest.sources.type_mapping import TypeInfo
+from airflow_provider_omingest.sources.column_types import TypeInfo
+from airflow_provider_omingest.sources.redshift.ddl import split_column_list
 
 __all__ = [
     "MV_INTERNAL_TABLE",

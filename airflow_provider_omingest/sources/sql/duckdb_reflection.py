@@ -26,7 +26,7 @@ from airflow_provider_omingest.models.entities import (
     TableType,
 )
 from airflow_provider_omingest.models.fqn import build_fqn
-from airflow_provider_omingest.sources.type_mapping import map_duckdb_type, split_duckdb_struct_fields
+from airflow_provider_omingest.sources.sql.type_mapping import map_duckdb_type, split_duckdb_struct_fields
 
 __all__ = [
     "count_duckdb_tables",

@@ -4,8 +4,8 @@ The first statement lists the unit's schemas (with their comments) and relations
 selection rule (filters, slice, named tables) is applied to that listing; the second statement
 reads every selected relation whole: kind, comment, row estimate, view definition, partition
 key, its columns and constraints as JSON arrays, and the structural digest of
-:mod:`~airflow_provider_omingest.sources.sql_digests`, computed in the same statement. Types are
-mapped once per distinct type (:func:`~airflow_provider_omingest.sources.type_mapping.map_postgres_type`).
+:mod:`~airflow_provider_omingest.sources.sql.digests`, computed in the same statement. Types are
+mapped once per distinct type (:func:`~airflow_provider_omingest.sources.sql.type_mapping.map_postgres_type`).
 
 Needs PostgreSQL 14 or later (``hash_record_extended``, ``bit_xor``); older servers are read
 through SQLAlchemy's Inspector.
@@ -28,14 +28,14 @@ from airflow_provider_omingest.models.entities import (
     TableType,
 )
 from airflow_provider_omingest.models.fqn import build_fqn
-from airflow_provider_omingest.sources.sql_digests import (
+from airflow_provider_omingest.sources.sql.digests import (
     PG_DIGEST,
     PG_RELATION_FILTER,
     PG_RELATION_JOINS,
     disable_jit,
     supports_digests,
 )
-from airflow_provider_omingest.sources.type_mapping import map_postgres_type
+from airflow_provider_omingest.sources.sql.type_mapping import map_postgres_type
 
 __all__ = [
     "PARTITION_COLUMNS",

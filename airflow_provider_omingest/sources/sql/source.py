@@ -1,15 +1,15 @@
 """A generic source for any database SQLAlchemy can reflect (PostgreSQL, SQLite, DuckDB, ...).
 
 PostgreSQL 14 and later is read from ``pg_catalog`` in two statements per work unit, whatever
-its number of schemas and tables (:mod:`~airflow_provider_omingest.sources.postgres_reflection`).
+its number of schemas and tables (:mod:`~airflow_provider_omingest.sources.sql.postgres_reflection`).
 DuckDB is read from its own catalog functions
-(:mod:`~airflow_provider_omingest.sources.duckdb_reflection`). Other databases, and older
+(:mod:`~airflow_provider_omingest.sources.sql.duckdb_reflection`). Other databases, and older
 PostgreSQL servers, are read schema by schema through the SQLAlchemy 2 ``Inspector.get_multi_*``
 methods (one query per facet per schema), with dialect queries for what the Inspector only offers
 per table on PostgreSQL (relation kinds, view definitions, partition keys, schema comments).
 
 On PostgreSQL, DuckDB and SQLite, :meth:`SqlAlchemySource.table_digests` hashes each table's
-structure in the database (:mod:`~airflow_provider_omingest.sources.sql_digests`) and
+structure in the database (:mod:`~airflow_provider_omingest.sources.sql.digests`) and
 :meth:`SqlAlchemySource.extract` sets the same digests (PostgreSQL: in the statement that reads
 the structure; DuckDB and SQLite: one more query per schema, read first).
 """
@@ -45,9 +45,10 @@ from airflow_provider_omingest.models.entities import (
 )
 from airflow_provider_omingest.models.fqn import build_fqn
 from airflow_provider_omingest.models.units import SchemaSnapshot
-from airflow_provider_omingest.sources import duckdb_reflection, postgres_reflection, sql_digests
 from airflow_provider_omingest.sources.base import Source, TableSelection, unit_snapshot
-from airflow_provider_omingest.sources.type_mapping import (
+from airflow_provider_omingest.sources.sql import digests as sql_digests
+from airflow_provider_omingest.sources.sql import duckdb_reflection, postgres_reflection
+from airflow_provider_omingest.sources.sql.type_mapping import (
     TypeInfo,
     extend_postgres_type_names,
     map_sqlalchemy_type,
