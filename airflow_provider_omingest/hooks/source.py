@@ -59,7 +59,12 @@ class OmingestSourceHook(BaseHook):
 
             module, func = builder.split(":")
             return getattr(importlib.import_module(module), func)(self.connection)
-        from airflow_provider_omingest.sources.sql.source import SqlAlchemySource
+        from airflow_provider_omingest.sources.base import timeout_seconds
+        from airflow_provider_omingest.sources.sql.source import (
+            DEFAULT_LOCK_TIMEOUT,
+            DEFAULT_STATEMENT_TIMEOUT,
+            SqlAlchemySource,
+        )
 
         extra = self.connection.extra_dejson or {}
         engine_kwargs = {}
@@ -67,10 +72,13 @@ class OmingestSourceHook(BaseHook):
             # A DuckDB file admits one read-write process *or* many read-only ones: parallel
             # extract tasks (a process each) must open it read-only. Extra read_only=false opts out.
             engine_kwargs["connect_args"] = {"read_only": True}
-        return SqlAlchemySource(sqlalchemy_url(self.connection), database_name=extra.get("database_name"),
-                                engine_kwargs=engine_kwargs,
-                                digest_connections=int_extra("digest_connections",
-                                                             extra.get("digest_connections"), 2))
+        return SqlAlchemySource(
+            sqlalchemy_url(self.connection), database_name=extra.get("database_name"), engine_kwargs=engine_kwargs,
+            digest_connections=int_extra("digest_connections", extra.get("digest_connections"), 2),
+            statement_timeout=timeout_seconds("extra statement_timeout", extra.get("statement_timeout"),
+                                              DEFAULT_STATEMENT_TIMEOUT),
+            lock_timeout=timeout_seconds("extra lock_timeout", extra.get("lock_timeout"), DEFAULT_LOCK_TIMEOUT),
+        )
 
     def get_conn(self) -> Source:
         """Return a new source (Airflow's generic hook entry point)."""

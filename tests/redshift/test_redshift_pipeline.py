@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -56,8 +57,13 @@ def test_source_from_an_airflow_connection(rs_db: RedshiftDatabase) -> None:
     with source:
         assert rs_db.name in source.list_databases()
         assert "public" in source.list_schemas(rs_db.name)
+    # Closed: the server ends the backend shortly after the client's Terminate message.
+    deadline = time.monotonic() + 10
+    while rs_db.query("select count(*) from pg_stat_activity where application_name = %s",
+                      (APPLICATION_NAME,))[0][0] and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert rs_db.query("select count(*) from pg_stat_activity where application_name = %s",
-                       (APPLICATION_NAME,))[0][0] == 0  # closed
+                       (APPLICATION_NAME,))[0][0] == 0
 
 
 def test_connection_fields_map_to_driver_arguments() -> None:

@@ -143,6 +143,8 @@ class RelationRow:
     external: bool = False
     properties: dict[str, str] = field(default_factory=dict)
     row_count: int | None = None
+    #: ``pg_class.oid`` qualified by the database (``None`` for Spectrum tables, which have none).
+    object_id: str | None = None
 
     @property
     def is_view(self) -> bool:
@@ -453,6 +455,7 @@ def build_table(
         partition_columns=partition_columns,
         properties=properties,
         row_count=relation.row_count,
+        object_id=relation.object_id,
     )
 
 
