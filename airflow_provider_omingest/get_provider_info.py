@@ -30,7 +30,11 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": "omingest",
-                "python-modules": ["airflow_provider_omingest.operators.ingestion"],
+                "python-modules": [
+                    "airflow_provider_omingest.operators.plan",
+                    "airflow_provider_omingest.operators.unit",
+                    "airflow_provider_omingest.operators.finish",
+                ],
             }
         ],
         "hooks": [

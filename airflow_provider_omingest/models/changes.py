@@ -39,6 +39,8 @@ class ChangeSet(BaseModel):
     :param object_ids: the source's identity of changed tables (Snowflake ``TABLE_ID``) -> their
         current name, when the change log reports it: a table whose id the catalog holds under
         another name was moved, and its old name is fetched (and deleted when gone).
+    :param rescan_schemas: schemas whose changes could not be read (a locked table, a timeout):
+        extracted whole, so that nothing in them is missed; if that fails too, only their unit fails.
     :param notes: anything the summary should say (fallbacks, permissions).
     """
 
@@ -50,4 +52,5 @@ class ChangeSet(BaseModel):
     created_schemas: list[tuple[str, str]] = Field(default_factory=list)
     dropped_schemas: list[tuple[str, str]] = Field(default_factory=list)
     object_ids: dict[str, TableRef] = Field(default_factory=dict)
+    rescan_schemas: list[tuple[str, str]] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)

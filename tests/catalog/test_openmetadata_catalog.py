@@ -15,6 +15,7 @@ from airflow_provider_omingest.catalog.openmetadata import OpenMetadataCatalog
 from airflow_provider_omingest.config import IngestionSettings
 from airflow_provider_omingest.demo.warehouse import build_demo_warehouse, mutate_demo_warehouse
 from airflow_provider_omingest.engine.runner import run_ingestion
+from airflow_provider_omingest.models.run import RunRequest
 from airflow_provider_omingest.exceptions import CatalogError
 from airflow_provider_omingest.models.entities import (
     Column,
@@ -331,7 +332,7 @@ def test_full_then_changed_run_over_the_demo_warehouse(standin: OpenMetadataStan
         return SqlAlchemySource(f"duckdb:///{warehouse}")
 
     with make_catalog(standin, tmp_path) as catalog:
-        first = run_ingestion(source, catalog, settings, run_id="run-1")
+        first = run_ingestion(source, catalog, settings, RunRequest(run_id="run-1"))
     assert first.status == "success" and first.totals["created"] == 34
     tables = {t["fullyQualifiedName"]: t for t in standin.entities("table")}
     assert len(tables) == 34
@@ -345,7 +346,7 @@ def test_full_then_changed_run_over_the_demo_warehouse(standin: OpenMetadataStan
     mutate_demo_warehouse(warehouse)
     standin.reset_log()
     with make_catalog(standin, tmp_path) as catalog:
-        second = run_ingestion(source, catalog, settings, run_id="run-2")
+        second = run_ingestion(source, catalog, settings, RunRequest(run_id="run-2"))
         assert (second.totals["created"], second.totals["updated"], second.totals["deleted"]) == (1, 2, 1)
         assert standin.count("PUT", "/api/v1/tables") == 3  # unchanged tables caused no PUT
         assert standin.count("DELETE", "/api/v1/tables") == 1
@@ -366,7 +367,7 @@ def test_full_then_changed_run_over_the_demo_warehouse(standin: OpenMetadataStan
 
     standin.reset_log()
     with make_catalog(standin, tmp_path) as catalog:
-        third = run_ingestion(source, catalog, settings, run_id="run-3")
+        third = run_ingestion(source, catalog, settings, RunRequest(run_id="run-3"))
     assert third.totals.get("created", 0) == third.totals.get("updated", 0) == 0
     assert standin.count("PUT", "/api/v1/tables") == 0 and standin.count("DELETE", "") == 0
 

@@ -12,6 +12,7 @@ from airflow.sdk import Connection
 from airflow_provider_omingest.catalog.sql_catalog import SqlCatalog
 from airflow_provider_omingest.config import FilterPattern, Filters, IngestionSettings
 from airflow_provider_omingest.engine.runner import run_ingestion
+from airflow_provider_omingest.models.run import RunRequest
 from airflow_provider_omingest.exceptions import ConfigError
 from airflow_provider_omingest.hooks.redshift_connection import (
     redshift_connect_kwargs,
@@ -29,12 +30,12 @@ def test_full_run_into_the_catalog(rs_db: RedshiftDatabase, tmp_path: Path) -> N
         filters=Filters(schema=FilterPattern(include=("^sales$", "^spectrum$", "^ops$"))),
     )
     catalog = SqlCatalog(f"sqlite:///{tmp_path / 'catalog.db'}")
-    first = run_ingestion(rs_db.source, catalog, settings, requested_mode="full")
+    first = run_ingestion(rs_db.source, catalog, settings, RunRequest(run_id="full", requested_mode="full"))
     assert first.status == "success" and first.mode == "full"
     assert first.totals["created"] == 8  # 6 in sales, 1 in spectrum, 1 in ops
     rs_db.sql("DROP TABLE ops.jobs", "ALTER TABLE sales.customers ADD COLUMN phone varchar(20)")
     second = run_ingestion(rs_db.source, catalog, settings.model_copy(update={"max_delete_fraction": 1.0}),
-                           requested_mode="full")
+                           RunRequest(run_id="full-2", requested_mode="full"))
     assert second.status == "success"
     counts = {k: second.totals.get(k, 0) for k in ("created", "updated", "deleted", "unchanged")}
     assert counts == {"created": 0, "updated": 1, "deleted": 1, "unchanged": 6}
