@@ -16,6 +16,7 @@ from airflow_provider_omingest.catalog.sql_catalog import SqlCatalog
 from airflow_provider_omingest.config import Filters, IngestionSettings
 from airflow_provider_omingest.engine.runner import run_ingestion
 from airflow_provider_omingest.exceptions import SourceError
+from airflow_provider_omingest.models.run import RunRequest
 from airflow_provider_omingest.models.units import WorkUnit
 from airflow_provider_omingest.sources.snowflake.source import SnowflakeConfig, SnowflakeSource
 from tests.snowflake.account_usage import AccountUsageTables
@@ -44,16 +45,17 @@ def test_a_moved_table_is_deleted_under_its_old_name(admin, make_source, tmp_pat
     catalog = SqlCatalog(f"sqlite:///{tmp_path / 'catalog.db'}")
     settings = _settings(db, other)
 
-    def run(mode: str, last_value=None):
-        return run_ingestion(lambda: make_source(include_tags=False), catalog, settings, requested_mode=mode,
-                             last_value=last_value)
+    def run(mode: str):
+        # The watermark is the catalog's record of the last successful run, as `omingest run` keeps it.
+        return run_ingestion(lambda: make_source(include_tags=False), catalog, settings,
+                             RunRequest(run_id=f"run-{mode}", requested_mode=mode))
 
     first = run("full")
     assert first.status == "success" and first.totals["created"] == 5
     target = (db, "S2") if to == "schema" else (other, "S1")
     au.rename(db, "S1", "T", *target, "T")  # ALTER TABLE db.S1.T RENAME TO <target>.T
 
-    second = run("incremental", last_value=first.source_clock)
+    second = run("incremental")
 
     assert second.status == "success" and second.mode == "incremental", second
     live = {t["fqn"] for t in catalog.list_tables("snow")}
