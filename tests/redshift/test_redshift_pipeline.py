@@ -12,12 +12,12 @@ from airflow.sdk import Connection
 from airflow_provider_omingest.catalog.sql_catalog import SqlCatalog
 from airflow_provider_omingest.config import FilterPattern, Filters, IngestionSettings
 from airflow_provider_omingest.engine.runner import run_ingestion
-from airflow_provider_omingest.models.run import RunRequest
 from airflow_provider_omingest.exceptions import ConfigError
 from airflow_provider_omingest.hooks.redshift_connection import (
     redshift_connect_kwargs,
     source_from_connection,
 )
+from airflow_provider_omingest.models.run import RunRequest
 from airflow_provider_omingest.sources.redshift.source import APPLICATION_NAME, RedshiftSource
 from tests.redshift.conftest import RedshiftDatabase
 from tests.redshift.test_redshift_source import SALES_DDL, SPECTRUM_DDL
