@@ -9,7 +9,7 @@ from airflow.sdk import BaseHook
 
 from airflow_provider_omingest.exceptions import ConfigError
 from airflow_provider_omingest.hooks.connection_urls import sqlalchemy_url
-from airflow_provider_omingest.hooks.extras import int_extra
+from airflow_provider_omingest.hooks.extras import boolean_extra, int_extra
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -29,7 +29,8 @@ class OmingestCatalogHook(BaseHook):
     A connection of type ``openmetadata`` opens the OpenMetadata catalog instead: host = the
     server URL with scheme and port (``https://om.example.com:8585``), password = the bot's
     JWT, extras ``verify_ssl`` (bool or CA bundle path, default true), ``service_type``,
-    ``timeout``, ``max_concurrency``, ``retries``, ``extras_property``, and ``runs_url`` (or
+    ``timeout``, ``max_concurrency``, ``retries``, ``extras_property``, ``override_metadata``
+    (let the source's descriptions replace curated ones; default false), and ``runs_url`` (or
     ``runs_conn_id``, a SQL connection) for the run records.
 
     :param catalog_conn_id: the Airflow connection of the catalog.
@@ -89,6 +90,7 @@ class OmingestCatalogHook(BaseHook):
             retries=int_extra("retries", extra.get("retries"), 5),
             service_type=extra.get("service_type", DEFAULT_SERVICE_TYPE),
             extras_property=extra.get("extras_property", DEFAULT_EXTRAS_PROPERTY),
+            override_metadata=boolean_extra("override_metadata", extra.get("override_metadata"), False),
             runs_url=runs_url,
         )
 
