@@ -140,6 +140,8 @@ class RequestRecord:
     status: int
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    #: For a PATCH: the entity it was applied to (every field).
+    before: Any = None
 
 
 @dataclass
@@ -220,6 +222,7 @@ class OpenMetadataStandIn:
         self._by_id: dict[str, tuple[str, str]] = {}
         self._parent: dict[str, str | None] = {}
         self._faults: list[_Fault] = []
+        self._before: Any = None
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -323,11 +326,13 @@ class OpenMetadataStandIn:
                 except ValueError as exc:
                     raise ApiError(400, f"Unable to process JSON: {exc}") from exc
             with self._lock:
+                self._before = None
                 status, result, extra = self._route(method, path, query, payload, headers, caller)
+                before = self._before
         except ApiError as exc:
             return self._log(method, path, query, exc.status, {}, {"code": exc.status, "message": exc.message},
                              payload, headers)
-        return self._log(method, path, query, status, extra, result, payload, headers)
+        return self._log(method, path, query, status, extra, result, payload, headers, before)
 
     def _take_fault(self, method: str, path: str) -> _Fault | None:
         with self._lock:
@@ -338,10 +343,11 @@ class OpenMetadataStandIn:
         return None
 
     def _log(self, method: str, path: str, query: dict[str, str], status: int, extra: dict[str, str], result: Any,
-             payload: Any = None, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], Any]:
+             payload: Any = None, headers: dict[str, str] | None = None,
+             before: Any = None) -> tuple[int, dict[str, str], Any]:
         with self._lock:
             kept = {k: v for k, v in (headers or {}).items() if k in ("if-match", "content-type")}
-            self.requests.append(RequestRecord(method, path, query, status, payload, kept))
+            self.requests.append(RequestRecord(method, path, query, status, payload, kept, before))
         return status, extra, result
 
     def _route(self, method: str, path: str, query: dict[str, str], payload: Any, headers: dict[str, str],
@@ -548,6 +554,7 @@ class OpenMetadataStandIn:
     def _patch(self, kind: Kind, entity_id: str, operations: Any, caller: _Caller,
                if_match: str | None) -> tuple[int, dict[str, Any]]:
         stored = self._find_id(kind, entity_id, "non-deleted")
+        self._before = self._project(kind, stored, "*")
         if if_match:
             _validate_etag(if_match, stored)
         try:
