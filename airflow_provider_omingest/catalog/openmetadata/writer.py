@@ -91,6 +91,9 @@ class _TableJob:
     sent: dict[str, Any] = field(default_factory=dict)
     deferred: list[dict[str, Any]] = field(default_factory=list)
     entity: dict[str, Any] | None = None
+    #: What we had written of the curated fields before this write, and what this write wrote.
+    previous: dict[str, Any] | None = None
+    written: dict[str, Any] = field(default_factory=dict)
 
     @property
     def fqn(self) -> str:
@@ -344,9 +347,10 @@ class Writer:
             create, job.deferred = _without_missing_targets(job.request, known, held=())
             fingerprint = self._fingerprint(job)
             create["sourceHash"] = fingerprint
+            job.written = written_record(create)
             if self.extras_property:
-                written = written_record(create)
-                create["extension"] = {self.extras_property: extras_value(job.write.body, create, fingerprint, written)}
+                create["extension"] = {self.extras_property: extras_value(job.write.body, create, fingerprint,
+                                                                          job.written)}
             reply = self.client.request("PUT", PATHS["table"], json=create, action=f"create table {what}", entity=what,
                                         accept=(409,))
             if reply.status != 409:
@@ -365,7 +369,7 @@ class Writer:
             request["sourceHash"] = self._fingerprint(job)
             previous = (extras_of(current, self.extras_property) or {}).get("written")
             merged = merge_table(current, request, previous, override=self.override_metadata)
-            job.sent = merged.target
+            job.sent, job.previous, job.written = merged.target, previous, merged.written
             if not self.extras_property:
                 return merged.operations
             value = extras_value(job.write.body, {**request, "tableConstraints": merged.target["tableConstraints"]},
@@ -397,8 +401,22 @@ class Writer:
             return []
         log.warning("OpenMetadata kept its own %s of %s; recording what it holds so that the next run retries.",
                     ", ".join(missing), what)
-        updated = self._patch("table", job.parts, self._read("table", job.parts, TABLE_FIELDS),
-                              lambda _: [{"op": "add", "path": "/sourceHash", "value": held}], TABLE_FIELDS)
+        # What did not land is not ours to claim: the record keeps what it said before for those fields.
+        record = dict(job.written)
+        for name, key in (("description", "description"), ("tags", "tags"), ("tableConstraints", "constraints"),
+                          ("columns", "columns")):
+            if name in missing:
+                record[key] = (job.previous or {}).get(key)
+
+        def settle(current: dict[str, Any]) -> list[dict[str, Any]]:
+            ops = [{"op": "add", "path": "/sourceHash", "value": held}]
+            if self.extras_property:
+                constraints = current.get("tableConstraints") or []
+                value = extras_value(job.write.body, {**job.request, "tableConstraints": constraints}, held, record)
+                ops += extension_operations(current, self.extras_property, value)
+            return ops
+
+        updated = self._patch("table", job.parts, self._read("table", job.parts, TABLE_FIELDS), settle, TABLE_FIELDS)
         if updated is None:
             return []
         job.entity = updated
