@@ -103,9 +103,8 @@ def update_entity(
             updated[name] = original.get(name)
         change.record(name, original.get(name), updated.get(name))
     # EntityUpdater.updateOwners: for PUT, ownership is not removed (owners absent → kept).
-    if put and not updated.get("owners"):
-        if original.get("owners"):
-            updated["owners"] = copy.deepcopy(original["owners"])
+    if put and not updated.get("owners") and original.get("owners"):
+        updated["owners"] = copy.deepcopy(original["owners"])
     change.record("owners", original.get("owners") or None, updated.get("owners") or None)
     # EntityUpdater.updateExtension: a bot's PUT keeps the stored extension; validateExtension
     # (EntityRepository) refuses keys that are no custom property of the type.

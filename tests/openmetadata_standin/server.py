@@ -68,7 +68,13 @@ from referencing.jsonschema import DRAFT7
 
 from tests.openmetadata_standin.fqn import add_part
 from tests.openmetadata_standin.json_patch import PatchError, apply_patch
-from tests.openmetadata_standin.rules import ApiError, Change, column_fqns, update_entity, validate_constraints
+from tests.openmetadata_standin.rules import (
+    ApiError,
+    Change,
+    column_fqns,
+    update_entity,
+    validate_constraints,
+)
 
 __all__ = ["BOT", "SERVER_VERSION", "USER", "OpenMetadataStandIn", "RequestRecord"]
 

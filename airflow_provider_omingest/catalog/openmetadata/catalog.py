@@ -27,7 +27,13 @@ from airflow_provider_omingest.catalog.openmetadata.client import OpenMetadataCl
 from airflow_provider_omingest.catalog.openmetadata.mapping import database_body, schema_body, table_body
 from airflow_provider_omingest.catalog.openmetadata.names import UnrepresentableName, om_fqn
 from airflow_provider_omingest.catalog.openmetadata.run_store import RunStore
-from airflow_provider_omingest.catalog.openmetadata.state import PATHS, EntityState, StateCache, path_of_name, state_of
+from airflow_provider_omingest.catalog.openmetadata.state import (
+    PATHS,
+    EntityState,
+    StateCache,
+    path_of_name,
+    state_of,
+)
 from airflow_provider_omingest.catalog.openmetadata.writer import (
     SCHEMA_FIELDS,
     TABLE_FIELDS,

@@ -53,7 +53,13 @@ from airflow_provider_omingest.catalog.openmetadata.merge import (
 )
 from airflow_provider_omingest.catalog.openmetadata.names import UnrepresentableName, om_fqn, om_split
 from airflow_provider_omingest.catalog.openmetadata.run_store import RunStore
-from airflow_provider_omingest.catalog.openmetadata.state import PATHS, EntityState, StateCache, path_of_name, state_of
+from airflow_provider_omingest.catalog.openmetadata.state import (
+    PATHS,
+    EntityState,
+    StateCache,
+    path_of_name,
+    state_of,
+)
 from airflow_provider_omingest.exceptions import CatalogError
 from airflow_provider_omingest.models.entities import Table
 from airflow_provider_omingest.models.fqn import build_fqn, split_fqn
