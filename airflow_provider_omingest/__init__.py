@@ -6,16 +6,18 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "build_ingestion_dag"]
+__all__ = ["__version__", "build_ingestion_dag", "ingestion_params", "ingestion_task_group"]
 
 if TYPE_CHECKING:
-    from airflow_provider_omingest.dag_factory import build_ingestion_dag
+    from airflow_provider_omingest.dag_factory import build_ingestion_dag, ingestion_params, ingestion_task_group
+
+_LAZY = ("build_ingestion_dag", "ingestion_params", "ingestion_task_group")
 
 
 def __getattr__(name: str) -> Any:
     # Lazy: importing the package (e.g. for get_provider_info) must not import Airflow.
-    if name == "build_ingestion_dag":
-        from airflow_provider_omingest.dag_factory import build_ingestion_dag
+    if name in _LAZY:
+        from airflow_provider_omingest import dag_factory
 
-        return build_ingestion_dag
+        return getattr(dag_factory, name)
     raise AttributeError(name)

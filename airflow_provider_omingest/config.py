@@ -1,7 +1,10 @@
 """Typed settings of an ingestion: filters, concurrency, deletion safety.
 
-Validated at construction (so at DAG parse time when built by the DAG factory); every error
-names the setting, the bad value and the fix.
+:class:`IngestionSettings` is the single source of these settings: the DAG factory takes its
+fields as keyword arguments, the operators take it (or a dict of its fields), the command line
+builds it. Validated at construction (so at DAG parse time when built by the DAG factory);
+unknown keys are refused at every level, and every error names the setting, the bad value and
+the fix (:func:`ingestion_settings`).
 """
 
 from __future__ import annotations
@@ -10,11 +13,14 @@ import re
 from datetime import timedelta
 from functools import cached_property
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from airflow_provider_omingest.exceptions import ConfigError
+from airflow_provider_omingest.parsing import as_duration
 
-__all__ = ["DEFAULT_MAX_DELETE_FRACTION", "FilterPattern", "Filters", "IngestionSettings"]
+__all__ = ["DEFAULT_MAX_DELETE_FRACTION", "FilterPattern", "Filters", "IngestionSettings", "ingestion_settings"]
 
 #: Default fail-safe threshold: a run may soft-delete at most this share of the tables in scope.
 #: Amundsen uses 5 % (routine clean-ups of one schema trip it); DataHub 75 % (losing read access
@@ -32,7 +38,7 @@ class FilterPattern(BaseModel):
     and no ``exclude`` pattern. Patterns use :func:`re.match` semantics, anchored at the start.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
@@ -59,7 +65,7 @@ class Filters(BaseModel):
     schema_: FilterPattern = Field(FilterPattern(), alias="schema")
     table: FilterPattern = FilterPattern()
 
-    model_config = ConfigDict(frozen=True, populate_by_name=True)
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="forbid")
 
     def model_post_init(self, __context: object) -> None:
         # Compile once now so that a bad pattern fails at construction (DAG parse time).
@@ -84,10 +90,12 @@ class Filters(BaseModel):
 class IngestionSettings(BaseModel):
     """Everything that shapes one ingestion besides its connections."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     service: str = Field(description="Service name: the first part of every fully qualified name.")
-    filters: Filters = Filters()
+    filters: Filters = Field(
+        Filters(), description='Include/exclude regex lists per level, e.g. {"schema": {"exclude": ["^tmp_"]}}.'
+    )
     threads: int = Field(4, description="Work units extracted at once (one source connection each).")
     tables_per_unit: int = Field(
         1000, description="Target tables per work unit; larger schemas are split into table slices."
@@ -104,8 +112,11 @@ class IngestionSettings(BaseModel):
     delete_vanished_schemas: bool = Field(
         True, description="Delete the tables of schemas that no longer exist in the source."
     )
+    delete_vanished_databases: bool = Field(
+        True, description="Delete the schemas and tables of databases that no longer exist in the source."
+    )
     safety_margin: timedelta | None = Field(
-        None, description="Subtracted from the watermark; None: the source's default (1 h; Snowflake 3 h)."
+        None, description="Subtracted from the watermark; None: the source's default (1 h; Snowflake 4 h)."
     )
     lookback: timedelta = Field(
         timedelta(days=7), description="A watermark older than this means a full run."
@@ -114,14 +125,7 @@ class IngestionSettings(BaseModel):
     @field_validator("safety_margin", "lookback", mode="before")
     @classmethod
     def _check_duration(cls, v: object, info) -> object:
-        from airflow_provider_omingest.engine.watermark import parse_duration
-
-        if v is None:
-            return v
-        value = parse_duration(v, info.field_name)
-        if value < timedelta(0):
-            raise ConfigError(info.field_name, v, "must not be negative")
-        return value
+        return None if v is None else as_duration(v, info.field_name)
 
     @field_validator("service")
     @classmethod
@@ -164,3 +168,49 @@ class IngestionSettings(BaseModel):
         if not 0.0 <= v <= 1.0:
             raise ConfigError("max_delete_fraction", v, "must be between 0.0 and 1.0")
         return v
+
+
+def ingestion_settings(values: IngestionSettings | dict[str, Any]) -> IngestionSettings:
+    """Return validated settings from a model or a dict of its fields.
+
+    :raises ConfigError: naming the first bad or unknown key (with the valid ones) and the fix.
+    """
+    if isinstance(values, IngestionSettings):
+        return values
+    if not isinstance(values, dict):
+        raise ConfigError("settings", values, "expected a dict of IngestionSettings fields")
+    try:
+        return IngestionSettings.model_validate(values)
+    except ConfigError:
+        raise
+    except ValidationError as e:
+        raise _config_error(e, values) from None
+
+
+def _config_error(error: ValidationError, values: dict[str, Any]) -> ConfigError:
+    """Turn pydantic's first error into a ConfigError naming the key path and the valid keys."""
+    first = error.errors()[0]
+    loc = [str(p) for p in first["loc"]]
+    setting = ".".join(loc) or "settings"
+    value: Any = values
+    for part in loc:
+        value = value.get(part, None) if isinstance(value, dict) else None
+    if first["type"] == "extra_forbidden":
+        model = _model_at(loc[:-1])
+        valid = sorted((f.alias or name) for name, f in model.model_fields.items())
+        return ConfigError(setting, value, f"unknown key; valid keys are: {', '.join(valid)}")
+    if first.get("ctx", {}).get("error") is not None and isinstance(first["ctx"]["error"], ConfigError):
+        return first["ctx"]["error"]
+    return ConfigError(setting, value, first["msg"])
+
+
+def _model_at(path: list[str]) -> type[BaseModel]:
+    """Return the settings model found at ``path`` (e.g. ``["filters", "schema"]``)."""
+    model: type[BaseModel] = IngestionSettings
+    for part in path:
+        fields = {(f.alias or name): f for name, f in model.model_fields.items()}
+        annotation = fields[part].annotation if part in fields else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            break
+        model = annotation
+    return model

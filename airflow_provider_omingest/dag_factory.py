@@ -1,4 +1,4 @@
-"""Build an ingestion DAG in one call: plan → extract[unit] → update[unit] → delete → summary.
+"""Build an ingestion in one call: plan → extract[unit] → update[unit] → delete → summary.
 
 A user's DAG file is a few lines::
 
@@ -14,62 +14,115 @@ A user's DAG file is a few lines::
         schedule="@daily",
     )
 
-Everything is validated here, at DAG parse time; nothing here opens a connection.
+DAG authors who build their own DAG add the same tasks, params and labels with
+:func:`ingestion_task_group` (e.g. right after a dbt run). Everything is validated here, at
+DAG parse time; nothing here opens a connection.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
-from airflow_provider_omingest.config import Filters, IngestionSettings
+from airflow_provider_omingest.config import IngestionSettings, ingestion_settings
 from airflow_provider_omingest.exceptions import ConfigError
+from airflow_provider_omingest.models.run import REQUESTED_MODES
+from airflow_provider_omingest.operators.wiring import (
+    DELETE_TASK_ID,
+    EXTRACT_TASK_ID,
+    PLAN_TASK_ID,
+    SUMMARY_TASK_ID,
+    UNIT_GROUP_ID,
+    UNIT_MAP_INDEX_TEMPLATE,
+    UPDATE_TASK_ID,
+    qualified,
+)
+from airflow_provider_omingest.parsing import DURATION_PATTERN, as_choice
 
-__all__ = ["DEFAULT_POOL", "UNIT_GROUP_ID", "build_ingestion_dag", "ingestion_params"]
+if TYPE_CHECKING:
+    from airflow.sdk import DAG, TaskGroup
 
-#: Task group holding each unit's extract and update (task ids ``unit.extract``, ``unit.update``).
-UNIT_GROUP_ID = "unit"
+__all__ = ["DEFAULT_POOL", "build_ingestion_dag", "ingestion_params", "ingestion_task_group"]
 
-#: Airflow's built-in pool, used when the DAG names none. It always exists: a pool that does
-#: not exist blocks mapped tasks forever under the scheduler, silently, and Airflow 3's Task
-#: SDK gives tasks no way to check for one. Name a pool of your own to cap connections to a
-#: warehouse across DAGs, and create it with ``omingest pools`` (or ``airflow pools set``).
+#: Airflow's built-in pool, used when the DAG names none: it always exists. Name a pool of your
+#: own to cap connections to a warehouse across DAGs, and create it with ``omingest pools`` (or
+#: ``airflow pools set``); the provider's plugin fails a run at once, naming the pool, when it
+#: does not exist.
 DEFAULT_POOL = "default_pool"
+
+#: The arguments of :func:`build_ingestion_dag` that are not settings.
+DAG_ARGUMENTS = ("dag_id", "source_conn_id", "catalog_conn_id", "pool", "schedule", "start_date", "default_mode",
+                 "snapshot_path", "retries", "retry_delay", "tags", "dag_kwargs")
 
 
 def ingestion_params(default_mode: str = "auto") -> dict[str, Any]:
-    """Return the DAG params offered by "Trigger DAG w/ config"."""
+    """Return the DAG params offered by "Trigger DAG w/ config" (validated by Airflow at trigger time).
+
+    Pass them to your own DAG (``DAG(..., params=ingestion_params())``) when it holds an
+    :func:`ingestion_task_group`; :func:`build_ingestion_dag` sets them itself.
+    """
     from airflow.sdk import Param
 
+    as_choice(default_mode, "default_mode", REQUESTED_MODES)
     return {
-        "mode": Param(default_mode, enum=["auto", "full", "incremental"],
-                      description="auto: incremental when possible; full: re-sync everything."),
+        "mode": Param(default_mode, enum=list(REQUESTED_MODES),
+                      description="auto: incremental when possible; full: re-sync everything; "
+                                  "incremental: fail if impossible."),
         "dry_run": Param(False, type="boolean", description="Compute the changes, write nothing."),
         "confirm_delete": Param(False, type="boolean",
                                 description="Allow deletions above the fail-safe threshold for this run."),
-        "safety_margin": Param(None, type=["null", "string"],
-                               description="Override the safety margin for this run, e.g. '3h', '1d'."),
+        "safety_margin": Param(None, type=["null", "string"], pattern=DURATION_PATTERN,
+                               description="Override the safety margin for this run, e.g. '90m', '3h', '1d'."),
     }
+
+
+def ingestion_task_group(
+    group_id: str,
+    *,
+    source_conn_id: str,
+    catalog_conn_id: str = "omingest_catalog",
+    pool: str = DEFAULT_POOL,
+    snapshot_path: str | None = None,
+    retries: int | None = None,
+    retry_delay: timedelta | None = None,
+    **settings: Any,
+) -> TaskGroup:
+    """Add an ingestion to the DAG being defined, as one task group; return it (for ``>>``).
+
+    Call it inside ``with DAG(...)``. The DAG must offer :func:`ingestion_params` (they are
+    added when it has none of them), so that "Trigger DAG w/ config" works as in DAGs from
+    :func:`build_ingestion_dag`; the mapped units are labelled with their schemas. The
+    ingestion's watermark is kept under ``<dag_id>.<group_id>``, so several groups in one DAG
+    keep their own.
+
+    :param group_id: the task group id (task ids become ``<group_id>.plan``, ...).
+    :param settings: :class:`~airflow_provider_omingest.config.IngestionSettings` fields
+        (``service`` is required; unknown keys are refused by name).
+    """
+    from airflow.sdk import TaskGroup
+    from airflow.sdk.definitions._internal.contextmanager import DagContext
+
+    dag = DagContext.get_current()
+    if dag is None:
+        raise ConfigError("ingestion_task_group", group_id, "call it inside `with DAG(...):`")
+    _ensure_params(dag)
+    parsed = _settings(settings, extra_arguments=("group_id", "source_conn_id", "catalog_conn_id", "pool",
+                                                  "snapshot_path", "retries", "retry_delay"))
+    task_args = {k: v for k, v in (("retries", retries), ("retry_delay", retry_delay)) if v is not None}
+    with TaskGroup(group_id=group_id) as group:
+        _add_tasks(source_conn_id=source_conn_id, catalog_conn_id=catalog_conn_id, settings=parsed, pool=pool,
+                   snapshot_path=snapshot_path, group_id=group_id, watermark_key=f"{dag.dag_id}.{group_id}",
+                   task_args=task_args)
+    return group
 
 
 def build_ingestion_dag(
     dag_id: str,
     *,
     source_conn_id: str,
-    service: str,
     catalog_conn_id: str = "omingest_catalog",
-    filters: Filters | dict[str, Any] | None = None,
-    threads: int = 4,
     pool: str = DEFAULT_POOL,
-    tables_per_unit: int = 1000,
-    min_tables_per_unit: int = 100,
-    max_delete_fraction: float | None = None,
-    hard_delete: bool = False,
-    safety_margin: str | timedelta | None = None,
-    lookback: str | timedelta = timedelta(days=7),
     schedule: Any = None,
     start_date: datetime | None = None,
     default_mode: str = "auto",
@@ -78,55 +131,34 @@ def build_ingestion_dag(
     retry_delay: timedelta = timedelta(seconds=30),
     tags: Sequence[str] = (),
     dag_kwargs: dict[str, Any] | None = None,
-):
+    **settings: Any,
+) -> DAG:
     """Return a DAG that keeps the catalog in sync with one source.
 
     :param dag_id: the DAG id.
     :param source_conn_id: Airflow connection of the warehouse.
-    :param service: service name, the first part of every fully qualified name.
-    :param catalog_conn_id: Airflow connection of the catalog (``sqlite`` or ``postgres``).
-    :param filters: include/exclude regex lists per level, e.g.
-        ``{"schema": {"include": ["^sales"]}, "table": {"exclude": ["_tmp$"]}}``.
-    :param threads: extract tasks running at once in one run (``max_active_tis_per_dagrun``).
+    :param catalog_conn_id: Airflow connection of the catalog (``sqlite``, ``postgres`` or ``openmetadata``).
     :param pool: Airflow pool capping source connections across DAGs (default: Airflow's
         ``default_pool``). A named pool must exist: create it with ``omingest pools``.
-    :param tables_per_unit: target tables per work unit (larger schemas are split).
-    :param min_tables_per_unit: spread schemas over the ``threads`` only while each unit gets this
-        many tables (fewer, larger units for small runs: each unit costs two task instances).
-    :param max_delete_fraction: fail-safe threshold (default 0.2).
-    :param hard_delete: remove rows instead of soft-deleting.
-    :param safety_margin: subtracted from the watermark (``"3h"``, seconds or a timedelta);
-        default: the source's (1 h; Snowflake 4 h).
-    :param lookback: a watermark older than this means a full run (default 7 days).
     :param schedule: the DAG schedule (``None``: manual only).
     :param start_date: first logical date (default 2024-01-01 UTC).
     :param default_mode: default of the ``mode`` param.
     :param snapshot_path: base ``ObjectStoragePath`` for snapshots between tasks.
-    :param retries: retries per task (a failed unit is retried alone).
+    :param retries: retries per task (a failed unit is retried alone; configuration errors never are).
     :param retry_delay: wait before a retry.
     :param tags: extra DAG tags.
     :param dag_kwargs: any other ``DAG`` argument.
+    :param settings: the ingestion's settings, any field of
+        :class:`~airflow_provider_omingest.config.IngestionSettings` (unknown keys are refused
+        by name); ``service`` is required:
+
+    {settings}
     :raises ConfigError: naming the bad setting.
     """
-    from airflow.sdk import DAG, task_group
+    from airflow.sdk import DAG
 
-    from airflow_provider_omingest.operators.ingestion import (
-        UNIT_MAP_INDEX_TEMPLATE,
-        OmingestDeleteOperator,
-        OmingestExtractOperator,
-        OmingestPlanOperator,
-        OmingestSummaryOperator,
-        OmingestUpdateOperator,
-        as_mode,
-    )
-
-    as_mode(default_mode)
-    settings = _settings(
-        service=service, filters=filters or {}, threads=threads, tables_per_unit=tables_per_unit,
-        min_tables_per_unit=min_tables_per_unit, hard_delete=hard_delete, safety_margin=safety_margin,
-        lookback=lookback,
-        **({"max_delete_fraction": max_delete_fraction} if max_delete_fraction is not None else {}),
-    )
+    parsed = _settings(settings, extra_arguments=DAG_ARGUMENTS)
+    as_choice(default_mode, "default_mode", REQUESTED_MODES)
     if not pool:
         raise ConfigError("pool", pool, "name the Airflow pool that caps connections to the warehouse")
     kwargs: dict[str, Any] = {
@@ -135,56 +167,106 @@ def build_ingestion_dag(
         "catchup": False,
         "max_active_runs": 1,
         "params": ingestion_params(default_mode),
-        "tags": ["omingest", service, *tags],
+        "tags": ["omingest", parsed.service, *tags],
         "default_args": {"retries": retries, "retry_delay": retry_delay},
         "doc_md": (
-            f"Keeps catalog `{catalog_conn_id}` in sync with `{source_conn_id}` (service `{service}`). "
-            f"Extract tasks use pool `{pool}`, {threads} at a time per run."
+            f"Keeps catalog `{catalog_conn_id}` in sync with `{source_conn_id}` (service `{parsed.service}`). "
+            f"Extract tasks use pool `{pool}`, {parsed.threads} at a time per run."
         ),
         **(dag_kwargs or {}),
     }
     with DAG(dag_id, **kwargs) as dag:
-        plan = OmingestPlanOperator(
-            task_id="plan", source_conn_id=source_conn_id, catalog_conn_id=catalog_conn_id,
-            settings=settings, mode="{{ params.mode }}", dry_run="{{ params.dry_run }}",
-            safety_margin="{{ params.safety_margin }}",
-        )
-        # A mapped task group: each unit's update depends only on that unit's extract, so one
-        # failed schema blocks (and is retried) alone while the other units go on.
-        @task_group(group_id=UNIT_GROUP_ID)
-        def unit(work_unit: dict[str, Any]):
-            extract = OmingestExtractOperator(
-                task_id="extract", source_conn_id=source_conn_id, settings=settings, unit=work_unit,
-                snapshot_path=snapshot_path, pool=pool, max_active_tis_per_dagrun=threads,
-                map_index_template=UNIT_MAP_INDEX_TEMPLATE,
-            )
-            return OmingestUpdateOperator(
-                task_id="update", catalog_conn_id=catalog_conn_id, settings=settings,
-                extracted=extract.output, dry_run="{{ params.dry_run }}",
-                map_index_template=UNIT_MAP_INDEX_TEMPLATE,
-            )
-
-        units = unit.expand(work_unit=plan.output)
-        delete = OmingestDeleteOperator(
-            task_id="delete", catalog_conn_id=catalog_conn_id, settings=settings,
-            update_task_id=f"{UNIT_GROUP_ID}.update",
-            dry_run="{{ params.dry_run }}", confirm_delete="{{ params.confirm_delete }}", retries=0,
-        )
-        summary = OmingestSummaryOperator(
-            task_id="summary", catalog_conn_id=catalog_conn_id, settings=settings,
-            update_task_id=f"{UNIT_GROUP_ID}.update",
-            snapshot_path=snapshot_path, retries=0,
-        )
-        units >> delete >> summary
+        _add_tasks(source_conn_id=source_conn_id, catalog_conn_id=catalog_conn_id, settings=parsed, pool=pool,
+                   snapshot_path=snapshot_path)
     return dag
 
 
-def _settings(**values: Any) -> IngestionSettings:
-    try:
-        return IngestionSettings.model_validate(values)
-    except ValidationError as e:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in e.errors()
+def _add_tasks(
+    *,
+    source_conn_id: str,
+    catalog_conn_id: str,
+    settings: IngestionSettings,
+    pool: str,
+    snapshot_path: str | None,
+    group_id: str | None = None,
+    watermark_key: str | None = None,
+    task_args: dict[str, Any] | None = None,
+) -> None:
+    """Add plan → unit[extract → update] → delete → summary to the DAG (or task group) being defined."""
+    from airflow.sdk import task_group
+
+    from airflow_provider_omingest.operators import (
+        OmingestDeleteOperator,
+        OmingestExtractOperator,
+        OmingestPlanOperator,
+        OmingestSummaryOperator,
+        OmingestUpdateOperator,
+    )
+
+    if not pool:
+        raise ConfigError("pool", pool, "name the Airflow pool that caps connections to the warehouse")
+    args = task_args or {}
+    wired = {"settings": settings, "plan_task_id": qualified(PLAN_TASK_ID, group_id),
+             "update_task_id": qualified(UPDATE_TASK_ID, group_id, UNIT_GROUP_ID)}
+    plan = OmingestPlanOperator(
+        task_id=PLAN_TASK_ID, source_conn_id=source_conn_id, catalog_conn_id=catalog_conn_id,
+        settings=settings, mode="{{ params.mode }}", dry_run="{{ params.dry_run }}",
+        safety_margin="{{ params.safety_margin }}", watermark_key=watermark_key, **args,
+    )
+
+    # A mapped task group: each unit's update depends only on that unit's extract, so one
+    # failed schema blocks (and is retried) alone while the other units go on.
+    @task_group(group_id=UNIT_GROUP_ID)
+    def unit(work_unit: dict[str, Any]):
+        extract = OmingestExtractOperator(
+            task_id=EXTRACT_TASK_ID, source_conn_id=source_conn_id, settings=settings, unit=work_unit,
+            snapshot_path=snapshot_path, pool=pool, max_active_tis_per_dagrun=settings.threads,
+            map_index_template=UNIT_MAP_INDEX_TEMPLATE, **args,
         )
-        raise ConfigError("settings", {k: v for k, v in values.items() if k != "filters"} | {
-            "filters": values.get("filters")}, problems) from None
+        return OmingestUpdateOperator(
+            task_id=UPDATE_TASK_ID, catalog_conn_id=catalog_conn_id, settings=settings,
+            extracted=extract.output, dry_run="{{ params.dry_run }}",
+            map_index_template=UNIT_MAP_INDEX_TEMPLATE, **args,
+        )
+
+    units = unit.expand(work_unit=plan.output)
+    delete = OmingestDeleteOperator(
+        task_id=DELETE_TASK_ID, catalog_conn_id=catalog_conn_id, dry_run="{{ params.dry_run }}",
+        confirm_delete="{{ params.confirm_delete }}", retries=0, **wired,
+    )
+    summary = OmingestSummaryOperator(
+        task_id=SUMMARY_TASK_ID, catalog_conn_id=catalog_conn_id, snapshot_path=snapshot_path,
+        delete_task_id=qualified(DELETE_TASK_ID, group_id), watermark_key=watermark_key, retries=0, **wired,
+    )
+    units >> delete >> summary
+
+
+def _ensure_params(dag: DAG) -> None:
+    """Give ``dag`` the ingestion params it lacks (a DAG author's own DAG)."""
+    for name, param in ingestion_params().items():
+        if name not in dag.params:
+            dag.params[name] = param
+
+
+def _settings(values: dict[str, Any], *, extra_arguments: Sequence[str]) -> IngestionSettings:
+    """Validate settings given as keyword arguments; an unknown one is named with every valid argument."""
+    known = set(IngestionSettings.model_fields) | set(extra_arguments)
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(unknown[0], values[unknown[0]],
+                          f"unknown argument; valid arguments are: {', '.join(sorted(known))}")
+    if "service" not in values:
+        raise ConfigError("service", None, "required: the service name, the first part of every name in the catalog")
+    return ingestion_settings(dict(values))
+
+
+def _settings_doc() -> str:
+    """Return the settings fields as reST lines for :func:`build_ingestion_dag`'s docstring."""
+    lines = []
+    for name, field in IngestionSettings.model_fields.items():
+        default = "required" if field.is_required() else f"default ``{field.default!r}``"
+        lines.append(f"    - ``{name}`` ({default}): {field.description or ''}")
+    return "\n".join(lines)
+
+
+build_ingestion_dag.__doc__ = (build_ingestion_dag.__doc__ or "").replace("    {settings}", _settings_doc())

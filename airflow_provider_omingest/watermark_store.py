@@ -16,9 +16,7 @@ import json
 import logging
 from datetime import datetime, timezone
 
-from airflow_provider_omingest.engine.watermark import advance
-
-__all__ = ["read_watermark", "watermark_variable", "write_watermark"]
+__all__ = ["VariableWatermarks", "watermark_variable"]
 
 log = logging.getLogger(__name__)
 
@@ -28,30 +26,37 @@ def watermark_variable(key: str) -> str:
     return f"omingest_watermark__{key}"
 
 
-def read_watermark(key: str) -> datetime | None:
-    """Return the stored watermark, or None when no run succeeded yet."""
-    from airflow.sdk import Variable
+class VariableWatermarks:
+    """The watermark of one ingestion in the Variable ``omingest_watermark__<key>``.
 
-    raw = Variable.get(watermark_variable(key), default=None)
-    if not raw:
-        return None
-    try:
-        value = json.loads(raw) if isinstance(raw, str) else raw
-        return datetime.fromisoformat(value["last_value"]).astimezone(timezone.utc)
-    except (ValueError, KeyError, TypeError) as e:
-        log.warning("Ignoring unreadable watermark %s=%r (%s): running as if none", watermark_variable(key), raw, e)
-        return None
+    :param key: names the ingestion (the DAG id, or ``<dag_id>.<group_id>`` for a task group).
+    """
 
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.variable = watermark_variable(key)
 
-def write_watermark(key: str, candidate: datetime, run_id: str) -> datetime:
-    """Advance the watermark to ``candidate`` (never backwards); return the stored value."""
-    from airflow.sdk import Variable
+    def read(self) -> datetime | None:
+        """Return the stored watermark, or None when no run succeeded yet (or it is unreadable)."""
+        from airflow.sdk import Variable
 
-    value = advance(read_watermark(key), candidate)
-    Variable.set(
-        watermark_variable(key),
-        json.dumps({"last_value": value.isoformat(), "run_id": run_id,
-                    "written_at": datetime.now(timezone.utc).isoformat()}),
-        description="omingest: source clock at the start of the last successful ingestion run",
-    )
-    return value
+        raw = Variable.get(self.variable, default=None)
+        if not raw:
+            return None
+        try:
+            value = json.loads(raw) if isinstance(raw, str) else raw
+            return datetime.fromisoformat(value["last_value"]).astimezone(timezone.utc)
+        except (ValueError, KeyError, TypeError) as e:
+            log.warning("Ignoring unreadable watermark %s=%r (%s): running as if none", self.variable, raw, e)
+            return None
+
+    def write(self, value: datetime, run_id: str) -> None:
+        """Store ``value`` with the run that set it."""
+        from airflow.sdk import Variable
+
+        Variable.set(
+            self.variable,
+            json.dumps({"last_value": value.isoformat(), "run_id": run_id,
+                        "written_at": datetime.now(timezone.utc).isoformat()}),
+            description="omingest: source clock at the start of the last successful ingestion run",
+        )

@@ -33,7 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     from airflow_provider_omingest.catalog.sql_catalog import SqlCatalog
     from airflow_provider_omingest.config import IngestionSettings
     from airflow_provider_omingest.engine.runner import run_ingestion
-    from airflow_provider_omingest.sources.sqlalchemy_source import SqlAlchemySource
+    from airflow_provider_omingest.engine.summary import MemoryWatermarks
+    from airflow_provider_omingest.models.run import RunRequest
+    from airflow_provider_omingest.sources.sql.source import SqlAlchemySource
     from tests.support.postgres_server import PostgresServer
 
     args.out.mkdir(parents=True, exist_ok=True)
@@ -55,8 +57,10 @@ def main(argv: list[str] | None = None) -> int:
                 profiler = Profiler(interval=0.002, async_mode="disabled")
                 profiler.start()
             started = time.perf_counter()
-            summary = run_ingestion(lambda: SqlAlchemySource(url), catalog, settings, requested_mode=mode,
-                                    last_value=last.source_clock if last and name == "incremental" else None)
+            watermark = last.source_clock if last and name == "incremental" else None
+            summary = run_ingestion(lambda: SqlAlchemySource(url), catalog, settings,
+                                    RunRequest(run_id=f"profile__{name}", requested_mode=mode),
+                                    watermarks=MemoryWatermarks(watermark))
             seconds = time.perf_counter() - started
             last = summary
             print(f"{name}: {seconds:.2f}s fetched={summary.tables_fetched} totals={summary.totals}", flush=True)

@@ -90,7 +90,9 @@ def run_engine(spec: dict[str, Any]) -> list[dict[str, Any]]:
     """Run the steps of an ``engine`` spec; return one record per step."""
     from airflow_provider_omingest.catalog.sql_catalog import SqlCatalog
     from airflow_provider_omingest.engine.runner import run_ingestion
-    from airflow_provider_omingest.sources.sqlalchemy_source import SqlAlchemySource
+    from airflow_provider_omingest.engine.summary import MemoryWatermarks
+    from airflow_provider_omingest.models.run import RunRequest
+    from airflow_provider_omingest.sources.sql.source import SqlAlchemySource
 
     settings = _settings(spec)
     catalog = SqlCatalog(spec["catalog_url"])
@@ -109,7 +111,9 @@ def run_engine(spec: dict[str, Any]) -> list[dict[str, Any]]:
         with RssSampler() as rss:
             started = time.perf_counter()
             summary = run_ingestion(lambda: SqlAlchemySource(source_url), catalog, settings,
-                                    requested_mode=step["mode"], last_value=last_value)
+                                    RunRequest(run_id=f"bench__{step['name']}__{time.monotonic_ns()}",
+                                               requested_mode=step["mode"]),
+                                    watermarks=MemoryWatermarks(last_value))
             seconds = time.perf_counter() - started
         stm = statements.read()
         last_summary = summary
@@ -132,12 +136,14 @@ def run_engine(spec: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _task_plan(spec: dict[str, Any]) -> dict[str, Any]:
     from airflow_provider_omingest.catalog.sql_catalog import SqlCatalog
-    from airflow_provider_omingest.engine.stages import plan_run
-    from airflow_provider_omingest.sources.sqlalchemy_source import SqlAlchemySource
+    from airflow_provider_omingest.engine.stages import plan_run, register_databases
+    from airflow_provider_omingest.models.run import RunRequest
+    from airflow_provider_omingest.sources.sql.source import SqlAlchemySource
 
     started = time.perf_counter()
     with SqlAlchemySource(spec["source_url"]) as source, SqlCatalog(spec["catalog_url"]) as catalog:
-        plan = plan_run(source, catalog, _settings(spec), requested_mode="full", run_id=spec["run_id"])
+        plan = plan_run(source, catalog, _settings(spec), RunRequest(run_id=spec["run_id"], requested_mode="full"))
+        register_databases(catalog, plan, spec["run_id"])
     return {"plan": plan.model_dump(mode="json"), "seconds": time.perf_counter() - started,
             "max_rss_mib": max_rss_mib()}
 
@@ -146,7 +152,7 @@ def _task_unit(spec: dict[str, Any], unit: dict[str, Any]) -> dict[str, Any]:
     from airflow_provider_omingest.catalog.sql_catalog import SqlCatalog
     from airflow_provider_omingest.engine.stages import extract_unit, update_unit
     from airflow_provider_omingest.models.units import WorkUnit
-    from airflow_provider_omingest.sources.sqlalchemy_source import SqlAlchemySource
+    from airflow_provider_omingest.sources.sql.source import SqlAlchemySource
 
     settings = _settings(spec)
     work_unit = WorkUnit.model_validate(unit)

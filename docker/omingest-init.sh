@@ -34,7 +34,7 @@ add_connection_from() {  # add_connection_from CONN_ID "$VALUE" (a URI or a JSON
 # 1. The demo warehouse (DuckDB file on the shared omingest-data volume, read-only for workers).
 mkdir -p "$DATA/demo" "$DATA/snapshots"
 if [ ! -f "$DATA/demo/warehouse.duckdb" ]; then
-  python -c "from airflow_provider_omingest.sources.demo_warehouse import build_demo_warehouse as b; b('$DATA/demo/warehouse.duckdb')"
+  python -c "from airflow_provider_omingest.demo.warehouse import build_demo_warehouse as b; b('$DATA/demo/warehouse.duckdb')"
   echo "demo warehouse: built at $DATA/demo/warehouse.duckdb"
 fi
 

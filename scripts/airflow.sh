@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Start Airflow locally with the demo DAG, to look at it in the UI:
 #
-#   bash scripts/airflow.sh            # then open http://localhost:8080 (user admin, password printed)
-#   bash scripts/airflow.sh --no-runs  # start without triggering the two demo runs
+#   bash scripts/airflow.sh            # then open http://127.0.0.1:8080 (user admin, password printed)
+#   bash scripts/airflow.sh --no-runs  # start without the two demo runs (the DAG stays paused)
 #   bash scripts/airflow.sh --reset    # forget the previous state first
 #
 # Runs `airflow standalone` (api-server, scheduler, dag-processor, triggerer; SQLite + LocalExecutor)
@@ -11,11 +11,20 @@
 #   DAGs           this repository's dags/ (example DAGs off: LOAD_EXAMPLES=False)
 #   connections    omingest_demo_warehouse (DuckDB file) and omingest_demo_catalog (SQLite file)
 #   pools          created with `omingest pools` (the warehouse example DAGs name theirs)
-# The first time, it triggers the demo DAG twice through the REST API: a full run, then (after
-# changing a few tables in the warehouse) an incremental one, so the UI shows a run history.
+# The first time, it makes two runs of the demo DAG, so the UI shows a run history: it unpauses
+# the DAG, whose schedule (@daily, no catch-up) starts one scheduled run at once, a full one; then
+# it changes a few tables in the warehouse and triggers a manual run, an incremental one.
 # Ctrl-C stops Airflow: every process it started is stopped by PID.
 #
-# Environment: OMINGEST_AIRFLOW_HOME, OMINGEST_AIRFLOW_PORT (default 8080), PYTHON (for .venv).
+# Environment (defaults in brackets):
+#   OMINGEST_AIRFLOW_HOME             Airflow's home [.omingest-demo/airflow-ui]
+#   OMINGEST_AIRFLOW_HOST             the api-server's address [127.0.0.1: this machine only]
+#   OMINGEST_AIRFLOW_PORT             the api-server's port (UI and REST API) [8080]
+#   OMINGEST_AIRFLOW_WORKER_LOG_PORT  the task log server's port [8793]
+#   OMINGEST_AIRFLOW_TRIGGER_LOG_PORT the triggerer log server's port [8794]
+#   PYTHON                            the Python that creates .venv [python3]
+# Airflow binds its two log servers on every interface whatever the settings; they serve logs only
+# to requests signed with this Airflow's secret key.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO="$PWD"
@@ -25,7 +34,7 @@ for arg in "$@"; do
   case "$arg" in
     --no-runs) seed_runs=0 ;;
     --reset) reset=1 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
     *) echo "error: unknown argument $arg (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -34,7 +43,10 @@ source scripts/_venv.sh
 ensure_venv ".[duckdb]"
 
 export AIRFLOW_HOME="${OMINGEST_AIRFLOW_HOME:-$REPO/.omingest-demo/airflow-ui}"
+HOST="${OMINGEST_AIRFLOW_HOST:-127.0.0.1}"
 PORT="${OMINGEST_AIRFLOW_PORT:-8080}"
+WORKER_LOG_PORT="${OMINGEST_AIRFLOW_WORKER_LOG_PORT:-8793}"
+TRIGGER_LOG_PORT="${OMINGEST_AIRFLOW_TRIGGER_LOG_PORT:-8794}"
 if [ "${reset:-0}" = 1 ]; then rm -rf "$AIRFLOW_HOME"; fi
 mkdir -p "$AIRFLOW_HOME/demo"
 WAREHOUSE="$AIRFLOW_HOME/demo/warehouse.duckdb"
@@ -44,8 +56,12 @@ CATALOG="$AIRFLOW_HOME/demo/catalog.db"
 for var in $(env | grep -o '^AIRFLOW__[A-Z0-9_]*\|^AIRFLOW_CONN_[A-Z0-9_]*' || true); do unset "$var"; done
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__DAGS_FOLDER="$REPO/dags"
+export AIRFLOW__API__HOST="$HOST"
 export AIRFLOW__API__PORT="$PORT"
-export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://localhost:$PORT/execution/"
+export AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT="$WORKER_LOG_PORT"
+export AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT="$TRIGGER_LOG_PORT"
+case "$HOST" in 0.0.0.0|::|"") LOCAL_HOST=127.0.0.1 ;; *) LOCAL_HOST="$HOST" ;; esac
+export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://$LOCAL_HOST:$PORT/execution/"
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin"
 export AIRFLOW_CONN_OMINGEST_DEMO_WAREHOUSE="{\"conn_type\": \"duckdb\", \"host\": \"$WAREHOUSE\"}"
 export AIRFLOW_CONN_OMINGEST_DEMO_CATALOG="{\"conn_type\": \"sqlite\", \"host\": \"$CATALOG\"}"
@@ -53,7 +69,7 @@ PY="$REPO/.venv/bin/python"
 export PATH="$REPO/.venv/bin:$PATH"
 
 if [ ! -f "$WAREHOUSE" ]; then
-  "$PY" -c "import sys; from airflow_provider_omingest.sources.demo_warehouse import build_demo_warehouse as b; b(sys.argv[1])" "$WAREHOUSE"
+  "$PY" -c "import sys; from airflow_provider_omingest.demo.warehouse import build_demo_warehouse as b; b(sys.argv[1])" "$WAREHOUSE"
   echo "Built the demo warehouse: $WAREHOUSE"
 fi
 echo "Preparing Airflow's database in $AIRFLOW_HOME ..."
@@ -88,15 +104,15 @@ airflow standalone >"$AIRFLOW_HOME/standalone.log" 2>&1 &
 AIRFLOW_PID=$!
 echo "Starting Airflow (pid $AIRFLOW_PID, log $AIRFLOW_HOME/standalone.log) ..."
 
-"$PY" - "$PORT" "$seed_runs" "$WAREHOUSE" <<'PY'
-"""Wait until Airflow is up; the first time, trigger the demo DAG twice (full, then incremental)."""
+"$PY" - "$LOCAL_HOST" "$PORT" "$seed_runs" "$WAREHOUSE" <<'PY'
+"""Wait until Airflow is up; the first time, make two runs of the demo DAG (scheduled full, manual incremental)."""
 import json, os, sys, time
 from pathlib import Path
 
 import httpx
 
-port, seed, warehouse = sys.argv[1], sys.argv[2] == "1", sys.argv[3]
-base, home, dag = f"http://localhost:{port}", Path(os.environ["AIRFLOW_HOME"]), "omingest_demo"
+host, port, seed, warehouse = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[4]
+base, home, dag = f"http://{host}:{port}", Path(os.environ["AIRFLOW_HOME"]), "omingest_demo"
 password_file = home / "simple_auth_manager_passwords.json.generated"
 
 
@@ -119,10 +135,7 @@ token = httpx.post(f"{base}/auth/token", json={"username": "admin", "password": 
 api = httpx.Client(base_url=f"{base}/api/v2", headers={"Authorization": f"Bearer {token}"}, timeout=30)
 until(f"DAG {dag} to be parsed", lambda: api.get(f"/dags/{dag}").status_code == 200, 120)
 if seed and not api.get(f"/dags/{dag}/dagRuns", params={"limit": 1}).json()["total_entries"]:
-    def run(title, conf):
-        run_id = api.post(f"/dags/{dag}/dagRuns", json={"logical_date": None, "conf": conf}).json()["dag_run_id"]
-        print(f"{title}: triggered {run_id} with conf {conf} ...", flush=True)
-
+    def report(title, run_id):
         def finished():
             state = api.get(f"/dags/{dag}/dagRuns/{run_id}").json()["state"]
             return state if state in ("success", "failed") else None
@@ -132,13 +145,18 @@ if seed and not api.get(f"/dags/{dag}/dagRuns", params={"limit": 1}).json()["tot
         value = summary["value"] if isinstance(summary["value"], dict) else json.loads(summary["value"])
         print(f"{title}: {state}, {value['mode']} run, totals {value['totals']}", flush=True)
 
-    api.patch(f"/dags/{dag}", json={"is_paused": False}).raise_for_status()  # runs of a paused DAG wait
-    run("Run 1", {"mode": "full"})
-    from airflow_provider_omingest.sources.demo_warehouse import mutate_demo_warehouse
+    # Unpaused, the @daily DAG (no catch-up) gets its scheduled run for the latest day at once.
+    api.patch(f"/dags/{dag}", json={"is_paused": False}).raise_for_status()
+    runs = until("the scheduled run", lambda: api.get(f"/dags/{dag}/dagRuns").json()["dag_runs"], 120)
+    print(f"Run 1: scheduled run {runs[0]['dag_run_id']} ...", flush=True)
+    report("Run 1", runs[0]["dag_run_id"])
+    from airflow_provider_omingest.demo.warehouse import mutate_demo_warehouse
 
     for change in mutate_demo_warehouse(warehouse):
         print(f"  warehouse change: {change}")
-    run("Run 2", {"mode": "auto"})
+    run_id = api.post(f"/dags/{dag}/dagRuns", json={"logical_date": None, "conf": {}}).json()["dag_run_id"]
+    print(f"Run 2: triggered {run_id} ...", flush=True)
+    report("Run 2", run_id)
 print(f"""
 Airflow is running: {base}/dags/{dag}
   user admin, password {password}  (from {password_file})

@@ -19,12 +19,15 @@ os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME}/airflow.db"
 _REPO = Path(__file__).resolve().parent.parent
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(_REPO / "dags")
-# Two bundles: the example DAGs users get, and the DAGs the tests run (dag.test() needs a bundle).
+# Bundles: the example DAGs users get, the DAGs the tests run, and the README's examples
+# (dag.test() needs DAGs that live in a bundle).
 os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps([
     {"name": "dags-folder", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
      "kwargs": {"path": str(_REPO / "dags")}},
     {"name": "test-dags", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
      "kwargs": {"path": str(_REPO / "tests" / "dag_files")}},
+    {"name": "doc-examples", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+     "kwargs": {"path": str(_REPO / "docs" / "examples")}},
 ])
 os.environ.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
-__all__ = ["Catalog", "EntityWrite", "HistoryEntry", "RunRecord", "StoredEntity"]
+__all__ = ["Catalog", "EntityWrite", "HistoryEntry", "Inventory", "RunRecord", "StoredEntity"]
 
 EntityKind = Literal["database", "schema", "table"]
+#: database -> schema -> live table names (empty list: a live schema without tables).
+Inventory = dict[str, dict[str, list[str]]]
 ChangeType = Literal["created", "updated", "restored", "deleted"]
 
 
@@ -77,6 +79,10 @@ class RunRecord(BaseModel):
 class Catalog(abc.ABC):
     """Read and write metadata entities. Reads are one query per scope; writes are batched."""
 
+    #: Whether :meth:`inventory` returns every database of a service, so that a database that
+    #: vanished from the source can be seen (and deleted) by the plan.
+    inventory_lists_every_database: ClassVar[bool] = False
+
     @abc.abstractmethod
     def read_scope(
         self, service: str, database: str, schemas: list[str], tables: Mapping[str, Sequence[str]] | None = None
@@ -90,6 +96,35 @@ class Catalog(abc.ABC):
     @abc.abstractmethod
     def list_schemas(self, service: str, database: str) -> list[str]:
         """Return the names of the live (not deleted) schemas of ``database``."""
+
+    def inventory(self, service: str, databases: Sequence[str]) -> Inventory:
+        """Return the live databases, schemas and table names of ``service``, in as few reads as possible.
+
+        The plan reads it once per run: it is the fail-safe's scope (the live tables inside the
+        filters before the run) and tells which schemas and databases vanished from the source.
+        A catalog should return every database of the service it holds; this default, built
+        on :meth:`list_schemas` and :meth:`read_scope`, knows only ``databases`` (so it cannot
+        see a database that vanished from the source).
+
+        :param databases: the databases the source listed (a hint; more may be returned).
+        """
+        inventory: Inventory = {}
+        for database in databases:
+            schemas = self.list_schemas(service, database)
+            tables: dict[str, list[str]] = {s: [] for s in schemas}
+            for entity in self.read_scope(service, database, schemas).values():
+                if entity.kind == "table" and not entity.deleted and entity.schema_name in tables:
+                    tables[entity.schema_name].append(entity.name)
+            if tables:
+                inventory[database] = {s: sorted(names) for s, names in tables.items()}
+        return inventory
+
+    def last_successful_run(self, service: str) -> RunRecord | None:
+        """Return the latest successful run of ``service`` (its summary holds the watermark), or None.
+
+        :raises NotImplementedError: when the catalog keeps no run records it can search.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot look up runs by service")
 
     @abc.abstractmethod
     def apply(self, writes: list[EntityWrite], run_id: str) -> None:

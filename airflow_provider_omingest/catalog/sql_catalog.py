@@ -31,6 +31,7 @@ from airflow_provider_omingest.catalog.base import (
     Catalog,
     EntityWrite,
     HistoryEntry,
+    Inventory,
     RunRecord,
     StoredEntity,
 )
@@ -43,7 +44,7 @@ from airflow_provider_omingest.catalog.sql_engine import (
     upsert,
     utcnow,
 )
-from airflow_provider_omingest.exceptions import CatalogError
+from airflow_provider_omingest.exceptions import CatalogError, ConfigError
 from airflow_provider_omingest.models.fqn import build_fqn, split_fqn
 
 __all__ = ["IN_CHUNK", "SQLITE_BUSY_TIMEOUT_MS", "CatalogTables", "SqlCatalog", "build_tables"]
@@ -162,6 +163,8 @@ class SqlCatalog(Catalog):
     :param engine_kwargs: Extra keyword arguments for :func:`sqlalchemy.create_engine`.
     """
 
+    inventory_lists_every_database = True
+
     def __init__(
         self,
         url: str | URL,
@@ -177,6 +180,30 @@ class SqlCatalog(Catalog):
         self._engine_pid: int | None = None
         self._tables_ready = False
         self._lock = threading.Lock()
+
+    @classmethod
+    def open_existing(cls, url: str | URL, *, table_prefix: str = "omingest_") -> SqlCatalog:
+        """Return the catalog at ``url`` only if it exists: never create a file or tables (for reading tools).
+
+        :raises ConfigError: naming the URL when the SQLite file is missing or holds no catalog.
+        """
+        catalog = cls(url, table_prefix=table_prefix)
+        database = catalog.url.database
+        if catalog.url.get_backend_name() == "sqlite" and database not in (None, "", ":memory:") \
+                and not os.path.exists(database):
+            raise ConfigError("catalog", catalog.safe_url, f"no such file: {database}")
+        try:
+            engine = create_store_engine(catalog.url, {})
+            try:
+                present = sa.inspect(engine).has_table(catalog.tables.entity.name)
+            finally:
+                engine.dispose()
+        except sa_exc.SQLAlchemyError as exc:
+            raise catalog._error("open the catalog", exc) from exc
+        if not present:
+            raise ConfigError("catalog", catalog.safe_url,
+                              f"no omingest catalog here (no table {catalog.tables.entity.name})")
+        return catalog
 
     def __repr__(self) -> str:
         return f"SqlCatalog({self.safe_url!r}, table_prefix={self.table_prefix!r})"
@@ -276,6 +303,48 @@ class SqlCatalog(Catalog):
         )
         with self._transaction(f"list the schemas of {service}.{database}") as conn:
             return list(conn.execute(query).scalars())
+
+    def inventory(self, service: str, databases: Sequence[str] = ()) -> Inventory:
+        """Return every live database, schema and table name of ``service`` in one ``SELECT``.
+
+        :param service: Service name.
+        :param databases: Ignored: every database of the service is returned.
+        """
+        e = self.tables.entity
+        query = sa.select(e.c.kind, e.c.database, e.c.schema_name, e.c.name).where(
+            e.c.service == service, ~e.c.deleted
+        )
+        inventory: Inventory = {}
+        with self._transaction(f"read the inventory of {service}") as conn:
+            rows = conn.execute(query).all()
+        for kind, database, schema, name in rows:
+            schemas = inventory.setdefault(database, {})
+            if kind == "schema":
+                schemas.setdefault(name, [])
+            elif kind == "table":
+                schemas.setdefault(schema, []).append(name)
+        for schemas in inventory.values():
+            for names in schemas.values():
+                names.sort()
+        return inventory
+
+    def last_successful_run(self, service: str) -> RunRecord | None:
+        """Return the latest successful run of ``service`` by start time, or None.
+
+        :param service: Service name.
+        """
+        r = self.tables.run
+        query = (sa.select(r.c.run_id).where(r.c.service == service, r.c.status == "success")
+                 .order_by(r.c.started_at.desc()).limit(1))
+        with self._transaction(f"find the last successful run of {service}") as conn:
+            run_id = conn.execute(query).scalar()
+        return None if run_id is None else self.get_run(run_id)
+
+    def list_services(self) -> list[str]:
+        """Return the names of the services the catalog holds, sorted."""
+        e = self.tables.entity
+        with self._transaction("list the services") as conn:
+            return list(conn.execute(sa.select(e.c.service).distinct().order_by(e.c.service)).scalars())
 
     def list_tables(
         self,

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from airflow_provider_omingest.catalog.base import Catalog
 from airflow_provider_omingest.config import Filters
-from airflow_provider_omingest.exceptions import IncrementalUnsupported
+from airflow_provider_omingest.exceptions import IncrementalUnsupported, SourceError
 from airflow_provider_omingest.models.changes import ChangeSet, TableRef
 from airflow_provider_omingest.models.fqn import build_fqn, quote_part
 from airflow_provider_omingest.sources.base import Source
@@ -58,8 +58,10 @@ def _changes_by_digest(
         # The catalog is read while the source computes its digests (a wait on the network).
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="omingest-scope") as pool:
             scope = pool.submit(catalog.read_scope, service, db, schemas)
-            digests = source.table_digests(db, schemas)
+            digests = _digests_or_rescan(source, db, schemas, changes)
             stored = scope.result()
+        rescanned = {s for d, s in changes.rescan_schemas if d == db}
+        schemas = [s for s in schemas if s not in rescanned]
         # The live tables of each schema, grouped once (not one pass over the scope per schema).
         live_tables: dict[str | None, list[str]] = {}
         for e in stored.values():
@@ -79,6 +81,35 @@ def _changes_by_digest(
                 if name not in listed
             )
     return changes
+
+
+def _digests_or_rescan(source: Source, db: str, schemas: list[str], changes: ChangeSet) -> dict[str, dict[str, str]]:
+    """Return the digests of ``schemas``; a schema whose digests cannot be read is rescanned whole.
+
+    One query covers many schemas, so one locked table (or a timeout) would fail them all: on
+    failure each schema is asked alone, and those that still fail go to ``changes.rescan_schemas``
+    (extracted whole by their own unit; if that fails too, only that unit fails).
+    """
+    try:
+        return source.table_digests(db, schemas)
+    except SourceError as e:
+        if len(schemas) == 1:
+            failures = {schemas[0]: e.reason}
+            digests: dict[str, dict[str, str]] = {}
+        else:
+            log.warning("Digests of %d schemas of %s failed (%s); asking schema by schema", len(schemas), db,
+                        e.reason)
+            digests, failures = {}, {}
+            for schema in schemas:
+                try:
+                    digests.update(source.table_digests(db, [schema]))
+                except SourceError as one:
+                    failures[schema] = one.reason
+    for schema, reason in sorted(failures.items()):
+        log.warning("Cannot read the changes of %s.%s (%s): extracting it whole", db, schema, reason)
+        changes.rescan_schemas.append((db, schema))
+        changes.notes.append(f"changes of {db}.{schema} could not be read ({reason}): extracted whole")
+    return digests
 
 
 def tables_to_fetch(changes: ChangeSet, filters: Filters, listed: Mapping[str, list[str]]) -> dict[str, dict[str, tuple[str, ...]]]:

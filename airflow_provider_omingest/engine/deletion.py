@@ -1,18 +1,21 @@
 """Decide what the delete stage may delete, under the deletion-safety rules.
 
 - Only candidates from units whose extract and update succeeded (failed units send none).
-- Plus the tables of schemas that vanished from a successful listing, and (incremental runs)
-  the tables the source flagged as dropped.
-- A fail-safe threshold: above ``max_fraction`` of the tables in scope, nothing is deleted and
+- Plus what vanished from a successful listing (databases, schemas and their tables).
+- A fail-safe threshold: above ``max_fraction`` of the scope, nothing is deleted and
   :class:`~airflow_provider_omingest.exceptions.DeletionRefused` names the numbers, unless a
-  person confirmed the run.
+  person confirmed the run. The scope is the same in every mode: the live catalog tables inside
+  the filters before the run (measured by the plan), so neither a filter nor an incremental
+  run's smaller units can dilute or inflate it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from airflow_provider_omingest.exceptions import DeletionRefused
+from airflow_provider_omingest.models.fqn import split_fqn
 from airflow_provider_omingest.models.units import UnitResult
 
 __all__ = ["DeletionDecision", "decide_deletions"]
@@ -20,42 +23,39 @@ __all__ = ["DeletionDecision", "decide_deletions"]
 
 @dataclass(frozen=True)
 class DeletionDecision:
-    """The FQNs to delete, and the scope they were measured against."""
+    """The FQNs to delete (tables, then the schemas and databases that go with them) and the scope."""
 
     fqns: list[str]
+    tables: int
     scope: int
 
     @property
     def fraction(self) -> float:
-        """Share of the scope to delete (0 when the scope is empty)."""
-        return len(self.fqns) / self.scope if self.scope else 0.0
+        """Share of the scope's tables to delete (0 when nothing is deleted)."""
+        return self.tables / self.scope if self.scope else (1.0 if self.tables else 0.0)
 
 
 def decide_deletions(
     results: list[UnitResult],
     *,
-    extra_fqns: list[str] = (),  # type: ignore[assignment]
-    extra_scope: int = 0,
-    min_scope: int = 0,
+    scope: int,
+    extra_fqns: Iterable[str] = (),
     max_fraction: float,
     confirmed: bool = False,
 ) -> DeletionDecision:
     """Return the deletions to apply, or raise if they exceed the fail-safe threshold.
 
     :param results: update results of the units that succeeded.
-    :param extra_fqns: tables (and schema entities) outside any unit that should go: vanished
-        schemas, tables flagged dropped by the source.
-    :param extra_scope: live tables those extra deletions were measured against.
-    :param min_scope: the scope is at least this (the tables the source listed in scope): an
-        incremental run's units cover only the changed schemas, yet a drop is measured against
-        everything the run keeps in sync.
+    :param scope: live catalog tables inside the filters before the run.
+    :param extra_fqns: entities outside any unit that should go: vanished databases and
+        schemas and their tables.
     :param max_fraction: the fail-safe threshold (0..1).
     :param confirmed: a person confirmed this run's deletions: skip the threshold.
-    :raises DeletionRefused: when the share to delete is above ``max_fraction``.
+    :raises DeletionRefused: when the share of tables to delete is above ``max_fraction``.
     """
     fqns = sorted({f for r in results for f in r.delete_candidates} | set(extra_fqns))
-    scope = max(sum(r.scope_size for r in results) + extra_scope, min_scope)
-    decision = DeletionDecision(fqns=fqns, scope=max(scope, len(fqns)))
-    if fqns and not confirmed and decision.fraction > max_fraction:
-        raise DeletionRefused(len(fqns), decision.scope, max_fraction)
+    tables = sum(1 for f in fqns if len(split_fqn(f)) == 4)
+    decision = DeletionDecision(fqns=fqns, tables=tables, scope=max(scope, tables))
+    if tables and not confirmed and decision.fraction > max_fraction:
+        raise DeletionRefused(tables, decision.scope, max_fraction)
     return decision

@@ -16,15 +16,17 @@ from airflow_provider_omingest.catalog.base import Catalog, RunRecord
 from airflow_provider_omingest.config import IngestionSettings
 from airflow_provider_omingest.engine.stages import (
     DeleteResult,
-    RequestedMode,
     RunSummary,
     delete_stage,
     extract_unit,
+    finish_run,
     plan_run,
-    summarize,
+    register_databases,
     update_unit,
 )
+from airflow_provider_omingest.engine.summary import CatalogWatermarks, WatermarkStore
 from airflow_provider_omingest.exceptions import DeletionRefused
+from airflow_provider_omingest.models.run import RunRequest
 from airflow_provider_omingest.models.units import UnitResult, WorkUnit
 from airflow_provider_omingest.sources.base import Source
 
@@ -37,26 +39,28 @@ def run_ingestion(
     open_source: Callable[[], Source],
     catalog: Catalog,
     settings: IngestionSettings,
+    request: RunRequest | None = None,
     *,
-    requested_mode: RequestedMode = "auto",
-    dry_run: bool = False,
-    confirm_delete: bool = False,
-    run_id: str | None = None,
-    last_value: datetime | None = None,
+    watermarks: WatermarkStore | None = None,
 ) -> RunSummary:
     """Plan, extract and update every unit (``settings.threads`` at once), delete, summarise.
 
     :param open_source: returns a new, unopened source; called once per worker and for the plan.
     :param catalog: the catalog to sync.
-    :param last_value: the watermark (``source_clock`` of the last successful run's summary);
-        None runs a full extraction in mode ``auto``.
+    :param request: the run's request; its ``last_value`` is ignored: the watermark is read from
+        ``watermarks``.
+    :param watermarks: where the watermark lives (default: the catalog's run records, as
+        ``omingest run`` keeps it).
     :raises DeletionRefused: after recording the run, when the fail-safe threshold refused deletions.
     """
-    run_id = run_id or f"local__{uuid.uuid4().hex[:12]}"
+    request = request or RunRequest(run_id=f"local__{uuid.uuid4().hex[:12]}")
+    watermarks = watermarks or CatalogWatermarks(catalog, settings.service)
+    request = request.model_copy(update={"last_value": watermarks.read()})
+    run_id, dry_run = request.run_id, request.dry_run
     started = datetime.now(timezone.utc)
     with open_source() as source:
-        plan = plan_run(source, catalog, settings, requested_mode=requested_mode, dry_run=dry_run, run_id=run_id,
-                        last_value=last_value)
+        plan = plan_run(source, catalog, settings, request)
+    register_databases(catalog, plan, run_id)
     if not dry_run:
         catalog.record_run(RunRecord(run_id=run_id, service=settings.service, mode=plan.mode, started_at=started))
 
@@ -84,15 +88,11 @@ def run_ingestion(
     refused: DeletionRefused | None = None
     try:
         deleted = delete_stage(catalog, settings, plan, results, run_id=run_id, dry_run=dry_run,
-                               confirmed=confirm_delete)
+                               confirmed=request.confirm_delete)
     except DeletionRefused as e:
         refused = e
-    summary = summarize(plan, results, deleted, delete_error=str(refused) if refused else None)
-    if not dry_run:
-        catalog.record_run(RunRecord(
-            run_id=run_id, service=settings.service, mode=plan.mode, status=summary.status,
-            started_at=started, ended_at=datetime.now(timezone.utc), summary=summary.model_dump(mode="json"),
-        ))
+    summary = finish_run(catalog, plan, results, deleted, run_id=run_id, started_at=started,
+                         watermarks=watermarks, delete_error=str(refused) if refused else None)
     if refused:
         raise refused
     return summary

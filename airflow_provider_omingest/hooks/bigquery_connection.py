@@ -1,4 +1,4 @@
-"""Build a :class:`~airflow_provider_omingest.sources.bigquery.BigQuerySource` from a ``google_cloud_platform`` connection.
+"""Build a :class:`~airflow_provider_omingest.sources.bigquery.source.BigQuerySource` from a ``google_cloud_platform`` connection.
 
 Reads the connection the way the official Google provider stores it, without depending on
 it. Every extra may be given plain or with the legacy ``extra__google_cloud_platform__`` prefix:
@@ -28,7 +28,7 @@ from airflow_provider_omingest.exceptions import ConfigError, MissingDependency
 if TYPE_CHECKING:
     from airflow.sdk import Connection
 
-    from airflow_provider_omingest.sources.bigquery import BigQuerySource
+    from airflow_provider_omingest.sources.bigquery.source import BigQuerySource
 
 __all__ = ["DEFAULT_SCOPES", "LEGACY_PREFIX", "read_extras", "source_from_connection"]
 
@@ -66,7 +66,7 @@ def source_from_connection(conn: Connection) -> BigQuerySource:
     :raises ConfigError: for contradictory or malformed extras (the message names the extra).
     :raises MissingDependency: when ``google-cloud-bigquery`` is not installed.
     """
-    from airflow_provider_omingest.sources.bigquery import BigQuerySource
+    from airflow_provider_omingest.sources.bigquery.source import BigQuerySource
 
     extras = read_extras(conn)
     credentials, key_project = _credentials(conn, extras)

@@ -1,30 +1,26 @@
-"""Hook that turns an Airflow connection into a :class:`~airflow_provider_omingest.catalog.Catalog`."""
+"""Hooks that turn an Airflow connection into a :class:`~airflow_provider_omingest.catalog.base.Catalog`."""
 
 from __future__ import annotations
 
-from functools import cached_property
-from typing import TYPE_CHECKING, Any
-
-from airflow.sdk import BaseHook
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_omingest.exceptions import ConfigError
+from airflow_provider_omingest.hooks.base import OmingestHook
 from airflow_provider_omingest.hooks.connection_urls import sqlalchemy_url
-from airflow_provider_omingest.hooks.extras import boolean_extra, int_extra
 
 if TYPE_CHECKING:
-    from airflow.sdk import Connection
-
     from airflow_provider_omingest.catalog.base import Catalog
 
-__all__ = ["OmingestCatalogHook"]
+__all__ = ["OmingestCatalogHook", "OmingestOpenMetadataHook"]
 
 
-class OmingestCatalogHook(BaseHook):
+class OmingestCatalogHook(OmingestHook):
     """Open the catalog that an ingestion writes to.
 
     The embedded catalog lives in any SQL database SQLAlchemy reaches: a ``sqlite``
     connection (file path in host) for a single machine, a ``postgres`` connection in
-    production (several workers write at once).
+    production (several workers write at once); extra ``table_prefix`` (default ``omingest_``)
+    names its tables.
 
     A connection of type ``openmetadata`` opens the OpenMetadata catalog instead: host = the
     server URL with scheme and port (``https://om.example.com:8585``), password = the bot's
@@ -36,61 +32,56 @@ class OmingestCatalogHook(BaseHook):
     :param catalog_conn_id: the Airflow connection of the catalog.
     """
 
-    conn_name_attr = "catalog_conn_id"
-    default_conn_name = "omingest_catalog"
-    conn_type = "omingest_sqlalchemy"
-    hook_name = "omingest catalog"
-
-    def __init__(self, catalog_conn_id: str = default_conn_name, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.catalog_conn_id = catalog_conn_id
-
-    @cached_property
-    def connection(self) -> Connection:
-        """Return the Airflow connection (read once)."""
-        return self.get_connection(self.catalog_conn_id)
+    conn_name_attr: ClassVar[str] = "catalog_conn_id"
+    default_conn_name: ClassVar[str] = "omingest_catalog"
+    conn_type: ClassVar[str] = "omingest_catalog"
+    hook_name: ClassVar[str] = "omingest catalog"
 
     def get_catalog(self) -> Catalog:
         """Return the catalog for the connection."""
+        if self.conn_type_name == "openmetadata":
+            return self._openmetadata_catalog()
         from airflow_provider_omingest.catalog.sql_catalog import SqlCatalog
 
-        extra = self.connection.extra_dejson or {}
-        if (self.connection.conn_type or "").lower() == "openmetadata":
-            return self._openmetadata_catalog(extra)
-        return SqlCatalog(sqlalchemy_url(self.connection), table_prefix=extra.get("table_prefix", "omingest_"))
+        return SqlCatalog(sqlalchemy_url(self.connection, self.extras),
+                          table_prefix=self.extras.text("table_prefix", "omingest_"))
 
-    def _openmetadata_catalog(self, extra: dict[str, Any]) -> Catalog:
+    def _openmetadata_catalog(self) -> Catalog:
         from airflow_provider_omingest.catalog.openmetadata import (
             DEFAULT_EXTRAS_PROPERTY,
             DEFAULT_SERVICE_TYPE,
             OpenMetadataCatalog,
         )
 
-        conn = self.connection
+        conn, extras = self.connection, self.extras
         host = (conn.host or "").rstrip("/")
         if not host:
-            raise ConfigError(f"connection {self.catalog_conn_id!r} host", conn.host,
+            raise ConfigError(f"connection {self.conn_id!r} host", conn.host,
                               "an openmetadata connection needs the server URL in host, e.g. https://om:8585")
         if "://" not in host:
             host = f"{conn.schema or 'https'}://{host}"
         if conn.port and host.count(":") < 2:
             host = f"{host}:{conn.port}"
         if not conn.password:
-            raise ConfigError(f"connection {self.catalog_conn_id!r} password", None,
+            raise ConfigError(f"connection {self.conn_id!r} password", None,
                               "put the JWT of an OpenMetadata bot in the password")
-        runs_url = extra.get("runs_url")
-        if not runs_url and extra.get("runs_conn_id"):
-            runs_url = sqlalchemy_url(self.get_connection(extra["runs_conn_id"])).render_as_string(hide_password=False)
+        runs_url = extras.text("runs_url")
+        runs_conn_id = extras.text("runs_conn_id")
+        if not runs_url and runs_conn_id:
+            runs_url = sqlalchemy_url(self.get_connection(runs_conn_id)).render_as_string(hide_password=False)
+        extras_property = extras.text("extras_property", DEFAULT_EXTRAS_PROPERTY)
+        if "extras_property" in extras.values and extras.values["extras_property"] is None:
+            extras_property = None  # an explicit null: no extras property
         return OpenMetadataCatalog(
             host,
             conn.password,
-            verify_ssl=_as_verify(extra.get("verify_ssl", True)),
-            timeout=float(extra.get("timeout", 30.0)),
-            max_concurrency=int_extra("max_concurrency", extra.get("max_concurrency"), 8),
-            retries=int_extra("retries", extra.get("retries"), 5),
-            service_type=extra.get("service_type", DEFAULT_SERVICE_TYPE),
-            extras_property=extra.get("extras_property", DEFAULT_EXTRAS_PROPERTY),
-            override_metadata=boolean_extra("override_metadata", extra.get("override_metadata"), False),
+            verify_ssl=_as_verify(extras.setting("verify_ssl"), extras.raw("verify_ssl", True)),
+            timeout=extras.number("timeout", 30.0, minimum=0.001),
+            max_concurrency=extras.integer("max_concurrency", 8, minimum=1),
+            retries=extras.integer("retries", 5, minimum=0),
+            service_type=extras.text("service_type", DEFAULT_SERVICE_TYPE),
+            extras_property=extras_property,
+            override_metadata=bool(extras.boolean("override_metadata", False)),
             runs_url=runs_url,
         )
 
@@ -99,13 +90,23 @@ class OmingestCatalogHook(BaseHook):
         return self.get_catalog()
 
 
-def _as_verify(value: Any) -> bool | str:
-    """Return ``verify_ssl`` from extras: a bool (also as text) or a CA bundle path."""
+class OmingestOpenMetadataHook(OmingestCatalogHook):
+    """An OpenMetadata server as the catalog: the ``openmetadata`` connection type.
+
+    :param catalog_conn_id: the Airflow connection of the OpenMetadata server.
+    """
+
+    conn_type: ClassVar[str] = "openmetadata"
+    hook_name: ClassVar[str] = "OpenMetadata (omingest catalog)"
+
+
+def _as_verify(setting: str, value: Any) -> bool | str:
+    """Return ``verify_ssl``: a boolean word, or the path of a CA bundle (any other text)."""
+    from airflow_provider_omingest.parsing import as_bool
+
     if isinstance(value, bool):
         return value
-    text = str(value).strip()
-    if text.lower() in ("true", "1", "yes", "on", ""):
-        return True
-    if text.lower() in ("false", "0", "no", "off"):
-        return False
-    return text
+    try:
+        return bool(as_bool(value, setting, True))
+    except ConfigError:
+        return str(value).strip()

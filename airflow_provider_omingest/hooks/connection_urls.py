@@ -8,7 +8,7 @@ libpq options), ``sqlite`` (host = file path), ``duckdb`` (host = file path), ``
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import URL, make_url
 
@@ -17,9 +17,12 @@ from airflow_provider_omingest.exceptions import ConfigError
 if TYPE_CHECKING:
     from airflow.sdk import Connection
 
-__all__ = ["SUPPORTED_CONN_TYPES", "sqlalchemy_url"]
+    from airflow_provider_omingest.hooks.base import Extras
 
-_PG_EXTRA_OPTIONS = ("sslmode", "sslcert", "sslkey", "sslrootcert", "connect_timeout", "application_name")
+__all__ = ["PG_EXTRA_OPTIONS", "SUPPORTED_CONN_TYPES", "sqlalchemy_url"]
+
+#: libpq options a postgres connection may set in its extras.
+PG_EXTRA_OPTIONS = ("sslmode", "sslcert", "sslkey", "sslrootcert", "connect_timeout", "application_name")
 
 _DIALECTS = {
     "postgres": "postgresql+psycopg",
@@ -27,21 +30,29 @@ _DIALECTS = {
     "mysql": "mysql+pymysql",
 }
 
-SUPPORTED_CONN_TYPES = ("postgres", "postgresql", "sqlite", "duckdb", "mysql", "omingest_sqlalchemy")
+#: The connection types whose extra ``sqlalchemy_url`` gives the whole URL.
+_URL_TYPES = ("omingest_sqlalchemy", "omingest_catalog")
+
+SUPPORTED_CONN_TYPES = ("postgres", "postgresql", "sqlite", "duckdb", "mysql", "omingest_sqlalchemy",
+                        "omingest_catalog")
 
 
-def sqlalchemy_url(conn: Connection) -> URL:
+def sqlalchemy_url(conn: Connection, extras: Extras | None = None) -> URL:
     """Return the SQLAlchemy URL for an Airflow connection.
 
+    :param extras: the connection's extras reader (one is made when not given).
     :raises ConfigError: for a connection type that is not a SQL database, or missing fields.
     """
-    extra: dict[str, Any] = conn.extra_dejson or {}
+    from airflow_provider_omingest.hooks.base import Extras
+
+    extras = extras or Extras(conn)
     conn_type = (conn.conn_type or "").lower()
-    if extra.get("sqlalchemy_url"):
+    url = extras.text("sqlalchemy_url") if conn_type in _URL_TYPES else None
+    if url:
         try:
-            return make_url(extra["sqlalchemy_url"])
+            return make_url(url)
         except Exception as e:
-            raise ConfigError(f"connection {conn.conn_id!r} extra sqlalchemy_url", "<hidden>",
+            raise ConfigError(extras.setting("sqlalchemy_url"), "<hidden>",
                               f"not a SQLAlchemy URL ({type(e).__name__})") from e
     if conn_type in ("sqlite", "duckdb"):
         path = conn.host or conn.schema
@@ -49,12 +60,14 @@ def sqlalchemy_url(conn: Connection) -> URL:
             raise ConfigError(f"connection {conn.conn_id!r} host", path,
                               f"a {conn_type} connection needs the database file path in host")
         return URL.create(conn_type, database=path)
-    if conn_type in _DIALECTS or conn_type == "omingest_sqlalchemy":
-        driver = extra.get("dialect") or _DIALECTS.get(conn_type)
+    if conn_type in _DIALECTS or conn_type in ("omingest_sqlalchemy", "omingest_catalog"):
+        driver = extras.text("dialect") or _DIALECTS.get(conn_type)
         if not driver:
-            raise ConfigError(f"connection {conn.conn_id!r} extra dialect", None,
+            raise ConfigError(extras.setting("dialect"), None,
                               "set extra.dialect (e.g. 'mysql+pymysql') or extra.sqlalchemy_url")
-        query = {k: str(extra[k]) for k in _PG_EXTRA_OPTIONS if k in extra} if driver.startswith("postgresql") else {}
+        query = {}
+        if driver.startswith("postgresql"):
+            query = {k: v for k in PG_EXTRA_OPTIONS if (v := extras.text(k)) is not None}
         return URL.create(
             driver,
             username=conn.login or None,

@@ -1,10 +1,13 @@
-"""Read typed values from a connection's extras, with an error that names the extra and the value."""
+"""Read typed values from a connection's extras, with an error that names the extra and the value.
+
+The vocabulary is :mod:`airflow_provider_omingest.parsing`'s, the same as everywhere else.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_omingest.exceptions import ConfigError
+from airflow_provider_omingest.parsing import as_bool, as_int
 
 __all__ = ["boolean_extra", "int_extra"]
 
@@ -14,12 +17,7 @@ def int_extra(setting: str, value: Any, default: int | None = None) -> int | Non
 
     :raises ConfigError: naming ``extra <setting>`` and the value, when it is not a whole number.
     """
-    if value is None or value == "":
-        return default
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"extra {setting}", value, "expected a whole number") from None
+    return as_int(value, f"extra {setting}", default)
 
 
 def boolean_extra(setting: str, value: Any, default: bool | None) -> Any:
@@ -27,13 +25,4 @@ def boolean_extra(setting: str, value: Any, default: bool | None) -> Any:
 
     :raises ConfigError: naming ``extra <setting>`` and the value, when it is none of those.
     """
-    if value is None or value == "":
-        return default
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "1", "yes", "y", "on"):
-        return True
-    if text in ("false", "0", "no", "n", "off"):
-        return False
-    raise ConfigError(f"extra {setting}", value, "expected true or false")
+    return as_bool(value, f"extra {setting}", default)

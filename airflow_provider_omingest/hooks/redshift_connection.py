@@ -1,4 +1,4 @@
-"""Build a :class:`~airflow_provider_omingest.sources.redshift.RedshiftSource` from a ``redshift`` connection.
+"""Build a :class:`~airflow_provider_omingest.sources.redshift.source.RedshiftSource` from a ``redshift`` connection.
 
 Reads the connection the way the Amazon provider's ``RedshiftSQLHook`` stores it, without
 depending on that provider: host, port, schema (= database), login, password, and extras
@@ -7,7 +7,8 @@ passed to ``redshift_connector.connect`` (``iam``, ``cluster_identifier``, ``pro
 ``is_serverless``, ``serverless_work_group``, ``ssl``, ``sslmode``, ``timeout``, ...).
 
 Extras read by omingest itself: ``all_databases`` (ingest every database of the cluster),
-``databases`` (a list), ``trust_history_visibility`` and ``default_schema`` (see the source).
+``databases`` (a list), ``trust_history_visibility``, ``default_schema`` and
+``statement_timeout`` (seconds, default 600, 0 for no limit; see the source).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from airflow_provider_omingest.exceptions import ConfigError, MissingDependency
 if TYPE_CHECKING:
     from airflow.sdk import Connection
 
-    from airflow_provider_omingest.sources.redshift import RedshiftSource
+    from airflow_provider_omingest.sources.base import timeout_seconds
+    from airflow_provider_omingest.sources.redshift.source import DEFAULT_STATEMENT_TIMEOUT, RedshiftSource
 
 __all__ = ["OMINGEST_EXTRAS", "redshift_connect_kwargs", "source_from_connection"]
 
@@ -30,7 +32,7 @@ log = logging.getLogger(__name__)
 DEFAULT_PORT = 5439
 
 #: Extras that configure omingest rather than the driver.
-OMINGEST_EXTRAS = ("all_databases", "databases", "trust_history_visibility", "default_schema")
+OMINGEST_EXTRAS = ("all_databases", "databases", "trust_history_visibility", "default_schema", "statement_timeout")
 
 #: Extras the Amazon provider reads itself (not driver arguments); accepted and not passed on.
 _PROVIDER_ONLY_EXTRAS = ("aws_conn_id", "serverless_token_duration_seconds")
@@ -109,7 +111,8 @@ def source_from_connection(conn: Connection) -> RedshiftSource:
     :raises ConfigError: when the database or host is missing.
     :raises MissingDependency: when ``redshift-connector`` is not installed.
     """
-    from airflow_provider_omingest.sources.redshift import RedshiftSource
+    from airflow_provider_omingest.sources.base import timeout_seconds
+    from airflow_provider_omingest.sources.redshift.source import DEFAULT_STATEMENT_TIMEOUT, RedshiftSource
 
     extra: dict[str, Any] = dict(conn.extra_dejson or {})
     database = conn.schema or extra.get("database")
@@ -126,4 +129,6 @@ def source_from_connection(conn: Connection) -> RedshiftSource:
         all_databases=_flag(extra.get("all_databases")),
         trust_history_visibility=_flag(extra.get("trust_history_visibility")),
         default_schema=extra.get("default_schema") or "public",
+        statement_timeout=timeout_seconds(f"connection {conn.conn_id!r} extra statement_timeout",
+                                          extra.get("statement_timeout"), DEFAULT_STATEMENT_TIMEOUT),
     )

@@ -1,4 +1,4 @@
-"""Build a :class:`~airflow_provider_omingest.sources.snowflake.SnowflakeSource` from an Airflow connection.
+"""Build a :class:`~airflow_provider_omingest.sources.snowflake.source.SnowflakeSource` from an Airflow connection.
 
 Reads a standard ``snowflake`` connection the way the official Snowflake provider stores it,
 without depending on that provider: ``login`` (user), ``password`` (password, or the
@@ -11,7 +11,7 @@ prefix). omingest's own settings are extras too:
 - ``omingest_account_usage``: where the account usage views are (default ``SNOWFLAKE.ACCOUNT_USAGE``);
 - ``omingest_include_tags``: read tags from ``TAG_REFERENCES`` (default true);
 - ``omingest_include_constraints``: read primary, unique and foreign keys (default true);
-- ``omingest_rescan_altered_schemas``: see :class:`~airflow_provider_omingest.sources.snowflake.SnowflakeSource`
+- ``omingest_rescan_altered_schemas``: see :class:`~airflow_provider_omingest.sources.snowflake.source.SnowflakeSource`
   (default true);
 - ``omingest_exclude_databases``: list of databases never listed (default ``["SNOWFLAKE"]``).
 """
@@ -27,7 +27,7 @@ from airflow_provider_omingest.hooks.extras import boolean_extra, int_extra
 if TYPE_CHECKING:
     from airflow.sdk import Connection
 
-    from airflow_provider_omingest.sources.snowflake import SnowflakeSource
+    from airflow_provider_omingest.sources.snowflake.source import SnowflakeSource
 
 __all__ = ["source_from_connection"]
 
@@ -42,7 +42,7 @@ def source_from_connection(conn: Connection) -> SnowflakeSource:
     :param conn: the Airflow connection.
     :raises ConfigError: naming the field, for a missing account or conflicting key settings.
     """
-    from airflow_provider_omingest.sources.snowflake import (
+    from airflow_provider_omingest.sources.snowflake.source import (
         DEFAULT_ACCOUNT_USAGE,
         SnowflakeConfig,
         SnowflakeSource,

@@ -1,21 +1,17 @@
-"""Hook that turns an Airflow connection into a :class:`~airflow_provider_omingest.sources.Source`."""
+"""Hooks that turn an Airflow connection into a :class:`~airflow_provider_omingest.sources.base.Source`."""
 
 from __future__ import annotations
 
-from functools import cached_property
-from typing import TYPE_CHECKING, Any
+import importlib
+from typing import TYPE_CHECKING, ClassVar
 
-from airflow.sdk import BaseHook
-
+from airflow_provider_omingest.hooks.base import OmingestHook
 from airflow_provider_omingest.hooks.connection_urls import sqlalchemy_url
-from airflow_provider_omingest.hooks.extras import int_extra
 
 if TYPE_CHECKING:
-    from airflow.sdk import Connection
-
     from airflow_provider_omingest.sources.base import Source
 
-__all__ = ["SOURCE_BUILDERS", "OmingestSourceHook"]
+__all__ = ["SOURCE_BUILDERS", "SQL_SOURCE_EXTRAS", "OmingestDuckDBHook", "OmingestSourceHook"]
 
 #: Connection type -> "module:function" that builds a source from an Airflow Connection.
 #: Imported lazily so that a DAG file never imports a warehouse client.
@@ -25,8 +21,11 @@ SOURCE_BUILDERS: dict[str, str] = {
     "google_cloud_platform": "airflow_provider_omingest.hooks.bigquery_connection:source_from_connection",
 }
 
+#: The extras every SQL source reads (beside the URL's), as declared in the provider info.
+SQL_SOURCE_EXTRAS = ("database_name", "digest_connections", "statement_timeout", "lock_timeout")
 
-class OmingestSourceHook(BaseHook):
+
+class OmingestSourceHook(OmingestHook):
     """Open a metadata source from a standard Airflow connection.
 
     Reuses the connections people already have: ``snowflake``, ``redshift``,
@@ -37,40 +36,36 @@ class OmingestSourceHook(BaseHook):
     :param source_conn_id: the Airflow connection of the warehouse.
     """
 
-    conn_name_attr = "source_conn_id"
-    default_conn_name = "omingest_source"
-    conn_type = "omingest_sqlalchemy"
-    hook_name = "omingest SQLAlchemy database"
-
-    def __init__(self, source_conn_id: str = default_conn_name, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.source_conn_id = source_conn_id
-
-    @cached_property
-    def connection(self) -> Connection:
-        """Return the Airflow connection (read once)."""
-        return self.get_connection(self.source_conn_id)
+    conn_name_attr: ClassVar[str] = "source_conn_id"
+    default_conn_name: ClassVar[str] = "omingest_source"
+    conn_type: ClassVar[str] = "omingest_sqlalchemy"
+    hook_name: ClassVar[str] = "omingest SQLAlchemy database"
 
     def get_source(self) -> Source:
         """Return a new, unopened source for the connection (one connection per call)."""
-        builder = SOURCE_BUILDERS.get((self.connection.conn_type or "").lower())
+        builder = SOURCE_BUILDERS.get(self.conn_type_name)
         if builder:
-            import importlib
-
             module, func = builder.split(":")
             return getattr(importlib.import_module(module), func)(self.connection)
-        from airflow_provider_omingest.sources.sqlalchemy_source import SqlAlchemySource
+        from airflow_provider_omingest.sources.sql.source import (
+            DEFAULT_LOCK_TIMEOUT,
+            DEFAULT_STATEMENT_TIMEOUT,
+            SqlAlchemySource,
+        )
 
-        extra = self.connection.extra_dejson or {}
+        extras = self.extras
         engine_kwargs = {}
-        if (self.connection.conn_type or "").lower() == "duckdb" and extra.get("read_only", True) is not False:
+        if self.conn_type_name == "duckdb" and extras.boolean("read_only", True):
             # A DuckDB file admits one read-write process *or* many read-only ones: parallel
             # extract tasks (a process each) must open it read-only. Extra read_only=false opts out.
             engine_kwargs["connect_args"] = {"read_only": True}
-        return SqlAlchemySource(sqlalchemy_url(self.connection), database_name=extra.get("database_name"),
-                                engine_kwargs=engine_kwargs,
-                                digest_connections=int_extra("digest_connections",
-                                                             extra.get("digest_connections"), 2))
+        return SqlAlchemySource(
+            sqlalchemy_url(self.connection, extras), database_name=extras.text("database_name"),
+            engine_kwargs=engine_kwargs,
+            digest_connections=extras.integer("digest_connections", 2),
+            statement_timeout=extras.number("statement_timeout", DEFAULT_STATEMENT_TIMEOUT),
+            lock_timeout=extras.number("lock_timeout", DEFAULT_LOCK_TIMEOUT),
+        )
 
     def get_conn(self) -> Source:
         """Return a new source (Airflow's generic hook entry point)."""
@@ -85,3 +80,12 @@ class OmingestSourceHook(BaseHook):
         except Exception as e:
             return False, str(e)
 
+
+class OmingestDuckDBHook(OmingestSourceHook):
+    """A DuckDB database file as a source: the ``duckdb`` connection type (host = the file's path).
+
+    :param source_conn_id: the Airflow connection of the DuckDB file.
+    """
+
+    conn_type: ClassVar[str] = "duckdb"
+    hook_name: ClassVar[str] = "DuckDB (omingest)"

@@ -36,6 +36,8 @@ class ChangeSet(BaseModel):
         in both lists, the fetch decides.
     :param created_schemas: schemas created in the window, extracted whole.
     :param dropped_schemas: schemas dropped in the window.
+    :param rescan_schemas: schemas whose changes could not be read (a locked table, a timeout):
+        extracted whole, so that nothing in them is missed; if that fails too, only their unit fails.
     :param notes: anything the summary should say (fallbacks, permissions).
     """
 
@@ -46,4 +48,5 @@ class ChangeSet(BaseModel):
     dropped: list[TableRef] = Field(default_factory=list)
     created_schemas: list[tuple[str, str]] = Field(default_factory=list)
     dropped_schemas: list[tuple[str, str]] = Field(default_factory=list)
+    rescan_schemas: list[tuple[str, str]] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)

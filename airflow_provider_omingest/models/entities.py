@@ -129,7 +129,9 @@ class TableConstraint(_Entity):
 class Table(_Entity):
     """A table, view or other relation, with its columns and constraints."""
 
-    volatile_fields: ClassVar[frozenset[str]] = frozenset({"row_count", "last_altered", "source_digest"})
+    volatile_fields: ClassVar[frozenset[str]] = frozenset(
+        {"row_count", "last_altered", "source_digest", "object_id"}
+    )
 
     name: str
     table_type: TableType = TableType.REGULAR
@@ -147,6 +149,14 @@ class Table(_Entity):
     last_altered: str | None = Field(default=None, description="Volatile: ISO time of the last change.")
     source_digest: str | None = Field(
         default=None, description="Digest of the structure computed by the source (incremental compare)."
+    )
+    object_id: str | None = Field(
+        default=None,
+        description=(
+            "The source's identity of the object (Snowflake TABLE_ID, PostgreSQL/Redshift OID), kept across "
+            "renames and moves; a re-created table gets a new one. Volatile: the same structure under a new id "
+            "is the same table to the catalog."
+        ),
     )
 
     def canonical(self) -> Table:

@@ -7,11 +7,11 @@ whole tables and is passed between tasks by reference (see ``snapshot_store``).
 from __future__ import annotations
 
 import zlib
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from airflow_provider_omingest.models.entities import DatabaseSchema, Table
+from airflow_provider_omingest.models.run import Mode
 
 __all__ = [
     "Mode",
@@ -20,8 +20,6 @@ __all__ = [
     "UnitResult",
     "WorkUnit",
 ]
-
-Mode = Literal["full", "incremental"]
 
 
 class TableSlice(BaseModel):

@@ -1,4 +1,6 @@
-"""Sources: one module per warehouse (and a generic SQLAlchemy one). No Airflow imports."""
+"""Sources: one package per warehouse (``redshift``, ``snowflake``, ``bigquery``) and the generic SQL
+sources (``sql``). No Airflow imports.
+"""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ import os
 from collections.abc import Iterator
 
 from airflow_provider_omingest.exceptions import SourceError
-from airflow_provider_omingest.sources.sqlalchemy_source import SqlAlchemySource
+from airflow_provider_omingest.sources.sql.source import SqlAlchemySource
 
 
 class FaultySource(SqlAlchemySource):

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from airflow_provider_omingest.catalog.sql_catalog import SqlCatalog
+from airflow_provider_omingest.demo.warehouse import build_demo_warehouse, mutate_demo_warehouse
 from airflow_provider_omingest.hooks import source as source_hook
-from airflow_provider_omingest.sources.demo_warehouse import build_demo_warehouse, mutate_demo_warehouse
 
 pytestmark = pytest.mark.airflow
 
@@ -199,10 +199,11 @@ def test_incremental_run_fetches_only_changes_and_matches_a_full_run(env, tmp_pa
     full_catalog = SqlCatalog(f"sqlite:///{tmp_path / 'full.db'}")
     from airflow_provider_omingest.config import IngestionSettings
     from airflow_provider_omingest.engine.runner import run_ingestion
-    from airflow_provider_omingest.sources.sqlalchemy_source import SqlAlchemySource
+    from airflow_provider_omingest.models.run import RunRequest
+    from airflow_provider_omingest.sources.sql.source import SqlAlchemySource
 
     run_ingestion(lambda: SqlAlchemySource(f"duckdb:///{env['warehouse']}"), full_catalog,
-                  IngestionSettings(service="demo"), requested_mode="full")
+                  IngestionSettings(service="demo"), RunRequest(run_id="full", requested_mode="full"))
 
     def live(c):
         return {f: fp for f, fp in _fingerprints(c).items() if not c.get(f)["deleted"]}
@@ -241,3 +242,24 @@ def test_manual_full_run_resyncs_everything(env):
     dr, summary = _run(dag, mode="full")
     assert summary["mode"] == "full" and summary["tables_fetched"] == 34
     assert summary["mode_reason"] == "a full run was requested"
+
+
+@pytest.mark.parametrize("name, conn, expected", [
+    ("missing_connection", None, "no_such_connection"),
+    ("missing_driver", {"conn_type": "mssql", "host": "db"}, "not a SQL database connection"),
+])
+def test_configuration_errors_fail_at_once_without_retries(env, monkeypatch, capfd, name, conn, expected):
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    if conn:
+        monkeypatch.setenv("AIRFLOW_CONN_WH_UNKNOWN_TYPE", json.dumps(conn))
+    dag = _dag(name)
+    dr = dag.test()
+    assert dr.state == "failed"
+    with create_session() as session:
+        plan = session.scalars(select(TaskInstance).where(TaskInstance.dag_id == dag.dag_id,
+                               TaskInstance.run_id == dr.run_id, TaskInstance.task_id == "plan")).one()
+        assert plan.state == "failed" and plan.try_number == 1  # not up_for_retry: retries=2 were not used
+    out = capfd.readouterr()
+    assert "AirflowFailException: Planning failed: " in out.out + out.err and expected in out.out + out.err

@@ -8,7 +8,7 @@ import pytest
 
 from airflow_provider_omingest.exceptions import ConfigError
 from airflow_provider_omingest.hooks.source import OmingestSourceHook
-from airflow_provider_omingest.sources.sqlalchemy_source import SqlAlchemySource
+from airflow_provider_omingest.sources.sql.source import SqlAlchemySource
 
 
 def _set_conn(monkeypatch: pytest.MonkeyPatch, conn_id: str, extra: dict[str, object]) -> None:

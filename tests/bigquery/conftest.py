@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from google.auth.credentials import AnonymousCredentials
 
-from airflow_provider_omingest.sources.bigquery import BigQuerySource
+from airflow_provider_omingest.sources.bigquery.source import BigQuerySource
 from tests.bigquery.standin import BigQueryStandin
 
 #: Short deadlines: a stopped or failing stand-in must fail a test in seconds, not retry for minutes.

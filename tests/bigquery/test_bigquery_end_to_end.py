@@ -8,8 +8,9 @@ from pathlib import Path
 from airflow_provider_omingest.catalog.sql_catalog import SqlCatalog
 from airflow_provider_omingest.config import IngestionSettings
 from airflow_provider_omingest.engine.runner import run_ingestion
-from airflow_provider_omingest.sources.bigquery import BigQuerySource
-from airflow_provider_omingest.sources.bigquery_audit import AUDIT_METHOD
+from airflow_provider_omingest.models.run import RunRequest
+from airflow_provider_omingest.sources.bigquery.audit import AUDIT_METHOD
+from airflow_provider_omingest.sources.bigquery.source import BigQuerySource
 from tests.bigquery.standin import BigQueryStandin, StandinTable, field_
 from tests.bigquery.test_bigquery_source import seed_sales
 
@@ -25,7 +26,7 @@ def test_full_runs_create_update_and_delete(standin: BigQueryStandin, make_sourc
     catalog = SqlCatalog(f"sqlite:///{tmp_path / 'catalog.db'}")
     settings = IngestionSettings(service="bq", threads=2, max_delete_fraction=0.5)
     try:
-        first = run_ingestion(make_source, catalog, settings, requested_mode="full")
+        first = run_ingestion(make_source, catalog, settings, RunRequest(run_id="full", requested_mode="full"))
         assert first.status == "success" and first.mode == "full"
         assert first.totals["created"] == 9
         tables = {t["fqn"] for t in catalog.list_tables("bq")}
@@ -36,7 +37,7 @@ def test_full_runs_create_update_and_delete(standin: BigQueryStandin, make_sourc
         standin.alter_table(P, "marketing", "campaigns", fields=[field_("id", "INTEGER"), field_("title")])
         standin.drop_table(P, "marketing", "spend")
         standin.create_table(P, "sales", StandinTable("returns", [field_("order_id", "INTEGER")]))
-        second = run_ingestion(make_source, catalog, settings, requested_mode="full")
+        second = run_ingestion(make_source, catalog, settings, RunRequest(run_id="full-2", requested_mode="full"))
         assert second.status == "success"
         assert (second.totals["created"], second.totals["updated"], second.totals["deleted"]) == (1, 1, 1)
         assert second.totals["unchanged"] == 7
@@ -53,11 +54,11 @@ def test_incremental_runs_from_the_audit_log_and_from_the_listing(
     catalog = SqlCatalog(f"sqlite:///{tmp_path / 'catalog.db'}")
     settings = IngestionSettings(service="bq", threads=2, max_delete_fraction=0.5)
     try:
-        full = run_ingestion(make_source, catalog, settings, requested_mode="full")
+        full = run_ingestion(make_source, catalog, settings, RunRequest(run_id="full", requested_mode="full"))
         standin.alter_table(P, "sales", "customers", fields=[field_("id", "INTEGER"), field_("email")])
         standin.drop_table(P, "sales", "ext_clicks")
-        audit = run_ingestion(make_source, catalog, settings, requested_mode="incremental",
-                              last_value=full.source_clock)
+        audit = run_ingestion(make_source, catalog, settings,
+                              RunRequest(run_id="audit", requested_mode="incremental"))
         assert audit.mode == "incremental", audit.mode_reason
         assert audit.change_method == AUDIT_METHOD, "the summary says how changes were found"
         assert (audit.totals["updated"], audit.totals["deleted"]) == (1, 1)
@@ -66,8 +67,8 @@ def test_incremental_runs_from_the_audit_log_and_from_the_listing(
         standin.logging_denied.add(P)
         standin.alter_table(P, "sales", "orders_snap", fields=[field_("id", "INTEGER"), field_("v", "INTEGER")])
         standin.drop_table(P, "sales", "events")
-        listing = run_ingestion(make_source, catalog, settings, requested_mode="incremental",
-                                last_value=audit.source_clock)
+        listing = run_ingestion(make_source, catalog, settings,
+                                RunRequest(run_id="listing", requested_mode="incremental"))
         assert listing.mode == "incremental", listing.mode_reason
         assert listing.change_method not in (None, AUDIT_METHOD), "the listing fallback was used"
         assert (listing.totals["updated"], listing.totals["deleted"]) == (1, 1)

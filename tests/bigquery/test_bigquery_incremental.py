@@ -11,8 +11,8 @@ from airflow_provider_omingest.config import Filters
 from airflow_provider_omingest.exceptions import IncrementalUnsupported
 from airflow_provider_omingest.models.changes import TableRef
 from airflow_provider_omingest.models.units import WorkUnit
-from airflow_provider_omingest.sources.bigquery import BigQuerySource
-from airflow_provider_omingest.sources.bigquery_audit import AUDIT_METHOD
+from airflow_provider_omingest.sources.bigquery.audit import AUDIT_METHOD
+from airflow_provider_omingest.sources.bigquery.source import BigQuerySource
 from tests.bigquery.standin import BigQueryStandin, StandinTable, field_
 
 P, Q = "proj-a", "proj-b"

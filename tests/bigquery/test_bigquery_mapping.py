@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_omingest.models.entities import TableType
-from airflow_provider_omingest.sources.bigquery_audit import (
+from airflow_provider_omingest.sources.bigquery.audit import (
     AUDIT_METHOD,
     AuditEvent,
     audit_filter,
     change_set_from_events,
     event_from_entry,
 )
-from airflow_provider_omingest.sources.bigquery_mapping import (
+from airflow_provider_omingest.sources.bigquery.mapping import (
     ColumnRow,
     TableRow,
     build_columns,

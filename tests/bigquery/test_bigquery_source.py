@@ -11,7 +11,7 @@ from airflow_provider_omingest.config import Filters
 from airflow_provider_omingest.exceptions import SourceError
 from airflow_provider_omingest.models.entities import Table, TableType
 from airflow_provider_omingest.models.units import SchemaSnapshot, TableSlice, WorkUnit
-from airflow_provider_omingest.sources.bigquery import BigQuerySource
+from airflow_provider_omingest.sources.bigquery.source import BigQuerySource
 from tests.bigquery.standin import ApiError, BigQueryStandin, StandinTable, field_
 
 P = "proj-a"

@@ -13,7 +13,9 @@ import pytest
 
 from airflow_provider_omingest.catalog.openmetadata import OpenMetadataCatalog
 from airflow_provider_omingest.config import IngestionSettings
+from airflow_provider_omingest.demo.warehouse import build_demo_warehouse, mutate_demo_warehouse
 from airflow_provider_omingest.engine.runner import run_ingestion
+from airflow_provider_omingest.models.run import RunRequest
 from airflow_provider_omingest.exceptions import CatalogError
 from airflow_provider_omingest.models.entities import (
     Column,
@@ -23,8 +25,7 @@ from airflow_provider_omingest.models.entities import (
     TableType,
 )
 from airflow_provider_omingest.models.fqn import build_fqn, split_fqn
-from airflow_provider_omingest.sources.demo_warehouse import build_demo_warehouse, mutate_demo_warehouse
-from airflow_provider_omingest.sources.sqlalchemy_source import SqlAlchemySource
+from airflow_provider_omingest.sources.sql.source import SqlAlchemySource
 from tests.openmetadata_standin import OpenMetadataStandIn
 from tests.support.openmetadata_spec import SPEC_ENV_VAR, spec_dir
 
@@ -385,7 +386,7 @@ def test_full_then_changed_run_over_the_demo_warehouse(standin: OpenMetadataStan
         return SqlAlchemySource(f"duckdb:///{warehouse}")
 
     with make_catalog(standin, tmp_path) as catalog:
-        first = run_ingestion(source, catalog, settings, run_id="run-1")
+        first = run_ingestion(source, catalog, settings, RunRequest(run_id="run-1"))
     assert first.status == "success" and first.totals["created"] == 34
     tables = {t["fullyQualifiedName"]: t for t in standin.all_entities("table")}
     assert len(tables) == 34
@@ -404,7 +405,7 @@ def test_full_then_changed_run_over_the_demo_warehouse(standin: OpenMetadataStan
     mutate_demo_warehouse(warehouse)
     standin.reset_log()
     with make_catalog(standin, tmp_path) as catalog:
-        second = run_ingestion(source, catalog, settings, run_id="run-2")
+        second = run_ingestion(source, catalog, settings, RunRequest(run_id="run-2"))
         assert (second.totals["created"], second.totals["deleted"]) == (1, 1)
         assert second.totals["updated"] == 2 + len(pending - {"invoices", "customers"})
         assert standin.count("PUT", "/api/v1/tables") == 1  # only the new table is created
@@ -430,7 +431,7 @@ def test_full_then_changed_run_over_the_demo_warehouse(standin: OpenMetadataStan
 
     standin.reset_log()
     with make_catalog(standin, tmp_path) as catalog:
-        third = run_ingestion(source, catalog, settings, run_id="run-3")
+        third = run_ingestion(source, catalog, settings, RunRequest(run_id="run-3"))
     assert third.totals.get("created", 0) == third.totals.get("updated", 0) == 0
     assert standin.count("PUT", "/api/v1/tables") == 0 and standin.count("DELETE", "") == 0
     assert standin.count("PATCH", "") == 0

@@ -24,6 +24,7 @@ import pytest
 from airflow_provider_omingest.catalog.openmetadata import OpenMetadataCatalog
 from airflow_provider_omingest.config import IngestionSettings
 from airflow_provider_omingest.engine.runner import run_ingestion
+from airflow_provider_omingest.models.run import RunRequest
 from airflow_provider_omingest.models.entities import Column, ConstraintType, Table, TableConstraint
 from airflow_provider_omingest.sources.demo_warehouse import build_demo_warehouse, mutate_demo_warehouse
 from airflow_provider_omingest.sources.sqlalchemy_source import SqlAlchemySource
@@ -96,7 +97,7 @@ def test_every_body_sent_in_a_lifecycle_validates_against_the_sdk_models(sdk: Pa
 
         def run(run_id: str) -> None:
             with OpenMetadataCatalog(standin.url, TOKEN, runs_url=f"sqlite:///{tmp_path}/runs.db") as catalog:
-                assert run_ingestion(source, catalog, settings, run_id=run_id).status == "success"
+                assert run_ingestion(source, catalog, settings, RunRequest(run_id=run_id)).status == "success"
 
         run("full")
         mutate_demo_warehouse(warehouse)  # changed tables, a new one, a dropped one

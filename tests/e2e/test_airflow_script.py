@@ -25,8 +25,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_airflow_sh_starts_the_ui_with_the_demo_dag_and_two_runs(tmp_path):
-    home, port = tmp_path / "airflow-ui", free_port()
-    env = airflow_env(home, OMINGEST_AIRFLOW_HOME=str(home), OMINGEST_AIRFLOW_PORT=str(port))
+    home, port, worker_logs, trigger_logs = tmp_path / "airflow-ui", free_port(), free_port(), free_port()
+    env = airflow_env(home, OMINGEST_AIRFLOW_HOME=str(home), OMINGEST_AIRFLOW_PORT=str(port),
+                      OMINGEST_AIRFLOW_WORKER_LOG_PORT=str(worker_logs),
+                      OMINGEST_AIRFLOW_TRIGGER_LOG_PORT=str(trigger_logs))
     log_path = tmp_path / "airflow.sh.log"
     started = time.monotonic()
     with open(log_path, "w") as log:
@@ -50,8 +52,12 @@ def test_airflow_sh_starts_the_ui_with_the_demo_dag_and_two_runs(tmp_path):
         assert "omingest_demo" in dags and dags["omingest_demo"]["is_paused"] is False
         assert not any(d.startswith("example_") for d in dags)  # LOAD_EXAMPLES off
         runs = api.get("/dags/omingest_demo/dagRuns", params={"limit": 100})["dag_runs"]
-        manual = [r for r in runs if r["run_type"] == "manual"]
-        assert len(manual) == 2 and all(r["state"] == "success" for r in manual), runs
+        # Exactly the two runs it documents: the scheduled one (full), then a manual one (incremental).
+        assert sorted(r["run_type"] for r in runs) == ["manual", "scheduled"], runs
+        assert all(r["state"] == "success" for r in runs), runs
+        listening = _listening_ports()
+        assert listening.get(port) == {"127.0.0.1"}, listening.get(port)  # loopback by default
+        assert worker_logs in listening and trigger_logs in listening, (worker_logs, trigger_logs, listening)
         assert api.get("/pools/snowflake")["slots"] >= 1  # `omingest pools` ran
         api.close()
         print(f"\nscripts/airflow.sh: Airflow up with two demo runs after {elapsed:.0f} s")
@@ -69,6 +75,15 @@ def test_airflow_sh_starts_the_ui_with_the_demo_dag_and_two_runs(tmp_path):
         for p in tree:  # whatever the script left behind
             if p.is_running():
                 p.kill()
+
+
+def _listening_ports() -> dict[int, set[str]]:
+    """Return port -> addresses of the TCP sockets listening on this machine."""
+    ports: dict[int, set[str]] = {}
+    for c in psutil.net_connections(kind="tcp"):
+        if c.status == psutil.CONN_LISTEN:
+            ports.setdefault(c.laddr.port, set()).add(c.laddr.ip)
+    return ports
 
 
 def _tail(path: Path, lines: int = 60) -> str:

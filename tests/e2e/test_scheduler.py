@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_omingest.catalog.sql_catalog import SqlCatalog
-from airflow_provider_omingest.sources.demo_warehouse import build_demo_warehouse, mutate_demo_warehouse
+from airflow_provider_omingest.demo.warehouse import build_demo_warehouse, mutate_demo_warehouse
 from tests.e2e.airflow_procs import (
     BIN,
     AirflowApi,
@@ -73,6 +73,17 @@ dag = build_ingestion_dag(
     # No scheduled run while the test drives it: the schedule ends in the past (backfills still work).
     dag_kwargs={{"end_date": datetime(2024, 1, 31, tzinfo=timezone.utc)}},
 )
+'''
+
+
+NO_POOL_DAG_ID = "omingest_e2e_missing_pool"
+MISSING_POOL = "omingest_e2e_absent"
+NO_POOL_DAG_FILE = f'''
+"""End-to-end test DAG whose pool does not exist: the provider's listener fails its runs at once."""
+from airflow_provider_omingest import build_ingestion_dag
+
+dag = build_ingestion_dag("{NO_POOL_DAG_ID}", source_conn_id="e2e_warehouse", catalog_conn_id="e2e_catalog",
+                          service="nopool", pool="{MISSING_POOL}", retries=0)
 '''
 
 
@@ -132,6 +143,7 @@ def stack(pg_server, tmp_path_factory):
     for example in sorted((REPO / "dags").glob("*.py")):  # the example DAGs users get must parse too
         shutil.copy(example, dags / example.name)
     (dags / f"{DAG_ID}.py").write_text(textwrap.dedent(DAG_FILE))
+    (dags / f"{NO_POOL_DAG_ID}.py").write_text(textwrap.dedent(NO_POOL_DAG_FILE))
     warehouse = build_demo_warehouse(root / "warehouse.duckdb")
     metadata_url = pg_server.create_database("airflow_e2e")
     catalog_url = pg_server.create_database("omingest_e2e_catalog")
@@ -220,6 +232,30 @@ def test_example_dags_parse_without_errors(stack, phase):
     dag_ids = {d["dag_id"] for d in stack.api.get("/dags", params={"limit": 100})["dags"]}
     expected = {p.stem for p in (REPO / "dags").glob("omingest_*.py")} | {DAG_ID}
     assert expected <= dag_ids
+
+
+def test_a_run_whose_pool_does_not_exist_fails_at_once_naming_the_pool(stack, phase):
+    """Without the provider's listener the extracts would sit in "scheduled" forever, silently."""
+    stack.api.request("GET", f"/pools/{MISSING_POOL}", expect=(404,))
+    stack.api.patch(f"/dags/{NO_POOL_DAG_ID}", {"is_paused": False})
+    t0 = time.monotonic()
+    run = stack.api.post(f"/dags/{NO_POOL_DAG_ID}/dagRuns", {"logical_date": None, "conf": {}})
+
+    def finished():
+        stack.procs.check_alive()
+        got = stack.api.get(f"/dags/{NO_POOL_DAG_ID}/dagRuns/{run['dag_run_id']}")
+        return got if got["state"] in ("success", "failed") else None
+
+    got = wait_until("the run without a pool to end", finished, 90, stack.diagnostics)
+    stack.timings["missing pool: run failed after"] = time.monotonic() - t0
+    assert got["state"] == "failed"
+    assert MISSING_POOL in got["note"] and "omingest pools" in got["note"], got["note"]
+    assert f"airflow pools set {MISSING_POOL} 4" in got["note"]
+    tis = stack.api.get(f"/dags/{NO_POOL_DAG_ID}/dagRuns/{run['dag_run_id']}/taskInstances")["task_instances"]
+    assert all(t["state"] in (None, "removed", "upstream_failed") for t in tis), [(t["task_id"], t["state"])
+                                                                                    for t in tis]
+    assert f"uses pool(s) '{MISSING_POOL}'" in stack.procs.tail("scheduler", 400)
+    stack.api.patch(f"/dags/{NO_POOL_DAG_ID}", {"is_paused": True})
 
 
 def test_omingest_pools_creates_the_named_pool(stack, phase):

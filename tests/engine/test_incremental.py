@@ -9,8 +9,9 @@ import pytest
 from airflow_provider_omingest.catalog.sql_catalog import SqlCatalog
 from airflow_provider_omingest.config import IngestionSettings
 from airflow_provider_omingest.engine.runner import run_ingestion
-from airflow_provider_omingest.engine.watermark import advance
+from airflow_provider_omingest.engine.summary import MemoryWatermarks
 from airflow_provider_omingest.exceptions import IncrementalUnsupported
+from airflow_provider_omingest.models.run import RunRequest
 from tests.support.changelog_source import ChangeLogSource, ChangeLogWarehouse, make_table
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
@@ -31,15 +32,18 @@ class Ingestion:
     """Runs ingestions like the DAG does: the watermark advances only after a successful run."""
 
     def __init__(self, wh, catalog, **settings):
-        self.wh, self.catalog, self.watermark = wh, catalog, None
+        self.wh, self.catalog, self.store = wh, catalog, MemoryWatermarks()
         self.settings = IngestionSettings(service="svc", threads=2, **settings)
+        self.runs = 0
+
+    @property
+    def watermark(self):
+        return self.store.value
 
     def run(self, **kw):
-        summary = run_ingestion(lambda: ChangeLogSource(self.wh), self.catalog, self.settings,
-                                last_value=self.watermark, **kw)
-        if summary.status == "success" and not summary.dry_run:
-            self.watermark = advance(self.watermark, summary.source_clock)
-        return summary
+        self.runs += 1
+        return run_ingestion(lambda: ChangeLogSource(self.wh), self.catalog, self.settings,
+                             RunRequest(run_id=f"run{self.runs}", **kw), watermarks=self.store)
 
 
 def _state(catalog):
@@ -65,7 +69,8 @@ def test_incremental_matches_a_full_run_and_fetches_only_changes(wh, tmp_path):
     assert second.mode == "incremental" and second.change_method == "test change log"
     assert second.since == T0 - H  # watermark (run 1's clock) minus the default margin
     assert second.tables_fetched == 5  # t1, t2, new_table, t4, t5_renamed (t3 asked for, not found)
-    assert second.totals == {"created": 2, "updated": 3, "deleted": 1, "unchanged": 25}
+    # unchanged: the 30 catalogued tables minus 3 updated and 1 deleted (t5's old name is still live)
+    assert second.totals == {"created": 2, "updated": 3, "deleted": 1, "unchanged": 26}
     assert sorted(u for u in wh.fetched) == ["a", "b", "c"]
 
     live = {f for f, _ in _state(catalog).items() if not catalog.get(f)["deleted"]}
@@ -161,7 +166,7 @@ def test_incremental_requested_without_watermark_fails_clearly(wh, tmp_path):
 
 
 def test_source_default_margin_applies_unless_overridden(wh, tmp_path):
-    from airflow_provider_omingest.sources.snowflake import SnowflakeSource
+    from airflow_provider_omingest.sources.snowflake.source import SnowflakeSource
 
     assert SnowflakeSource.default_safety_margin == 4 * H  # ACCOUNT_USAGE lags up to ~3 h
 
@@ -170,9 +175,14 @@ def test_source_default_margin_applies_unless_overridden(wh, tmp_path):
 
     catalog = SqlCatalog(f"sqlite:///{tmp_path / 'c.db'}")
     settings = IngestionSettings(service="svc")
+    # The watermark is the catalog's (the last successful run's), as `omingest run` keeps it.
     first = run_ingestion(lambda: LaggingLogSource(wh), catalog, settings)
-    second = run_ingestion(lambda: LaggingLogSource(wh), catalog, settings, last_value=first.source_clock)
-    assert second.since == first.source_clock - 4 * H
+    assert first.mode == "full" and first.watermark == first.source_clock
+    second = run_ingestion(lambda: LaggingLogSource(wh), catalog, settings)
+    assert second.mode == "incremental" and second.since == first.source_clock - 4 * H
     override = settings.model_copy(update={"safety_margin": timedelta(minutes=30)})
-    third = run_ingestion(lambda: LaggingLogSource(wh), catalog, override, last_value=first.source_clock)
-    assert third.since == first.source_clock - timedelta(minutes=30)
+    third = run_ingestion(lambda: LaggingLogSource(wh), catalog, override)
+    assert third.since == second.source_clock - timedelta(minutes=30)
+    per_run = run_ingestion(lambda: LaggingLogSource(wh), catalog, override,
+                            RunRequest(run_id="r", safety_margin=2 * H))
+    assert per_run.since == third.source_clock - 2 * H

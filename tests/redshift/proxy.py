@@ -6,6 +6,11 @@ it sends Redshift-only startup parameters that PostgreSQL rejects (dropped here)
 parse PostgreSQL's ``server_version`` (reported as ``8.0.2``, as Redshift does), and it fails
 SCRAM (the test server uses trust authentication, so no password exchange happens).
 
+It also rewrites the one piece of Redshift SQL the stand-in needs and PostgreSQL cannot define:
+``SYSDATE``, written without parentheses, becomes ``localtimestamp`` (the start of the current
+transaction in the session time zone, as Redshift documents SYSDATE:
+https://docs.aws.amazon.com/redshift/latest/dg/r_SYSDATE.html).
+
 The proxy runs in threads of the test process, listens on 127.0.0.1 only, counts the
 statements each client sends (one ``Sync`` or simple ``Query`` message per round trip) and
 stops itself, closing every socket, when :meth:`RedshiftProxy.stop` is called or the
@@ -14,6 +19,7 @@ stops itself, closing every socket, when :meth:`RedshiftProxy.stop` is called or
 
 from __future__ import annotations
 
+import re
 import socket
 import struct
 import threading
@@ -68,6 +74,20 @@ def _messages(sock: socket.socket) -> Iterator[tuple[bytes, bytes]]:
 
 def _frame(kind: bytes, body: bytes) -> bytes:
     return kind + struct.pack("!i", len(body) + 4) + body
+
+
+_SYSDATE = re.compile(rb"(?<![\w$])sysdate(?![\w$(])", re.IGNORECASE)
+
+
+def _rewrite(kind: bytes, body: bytes) -> bytes:
+    """Rewrite ``SYSDATE`` in the SQL of a simple Query ('Q') or a Parse ('P') message."""
+    if kind == b"Q":
+        return _SYSDATE.sub(b"localtimestamp", body)
+    if kind == b"P":
+        name, _, rest = body.partition(b"\x00")
+        query, _, tail = rest.partition(b"\x00")
+        return name + b"\x00" + _SYSDATE.sub(b"localtimestamp", query) + b"\x00" + tail
+    return body
 
 
 class RedshiftProxy:
@@ -193,7 +213,7 @@ class RedshiftProxy:
                     with self._lock:
                         self.round_trips += kind != b"E"
                         self.statements += kind != b"S"
-                server.sendall(_frame(kind, body))
+                server.sendall(_frame(kind, _rewrite(kind, body)))
         except (ConnectionError, OSError):
             pass
         finally:

@@ -5,8 +5,11 @@
 -- PostgreSQL cannot express (DISTSTYLE/SORTKEY/ENCODE, Spectrum schemas, late-binding views,
 -- materialized views shown as views) is declared in tables of schema omingest_standin.
 -- An event trigger logs every DDL statement into omingest_standin.query_log, which feeds
--- SYS_QUERY_HISTORY (text cut at 4,000 characters, blank-padded) and STL_DDLTEXT (200-character
--- chunks, backslash and newline escaped), so real DDL shows up in the change query.
+-- SYS_QUERY_HISTORY (text cut at 4,000 characters, blank-padded), SYS_QUERY_TEXT (the whole text
+-- in 4,000-character rows) and STL_DDLTEXT (200-character chunks, DDL only), so real DDL shows up
+-- in the change query. Each rule cites the page of Redshift's Database Developer Guide it follows
+-- (https://docs.aws.amazon.com/redshift/latest/dg/<page>). A test can also record a statement
+-- that plain PostgreSQL cannot run (a #temp table) as Redshift would log it.
 
 SET allow_system_table_mods = on;
 
@@ -55,6 +58,9 @@ INSERT INTO omingest_standin.query_log (user_id, usename, transaction_id, sessio
 VALUES (1, 'rdsdb', 1, 1, current_database(), 'SELECT', 'success',
         (now() AT TIME ZONE 'UTC') - interval '1 day', (now() AT TIME ZONE 'UTC') - interval '1 day', 'select 1');
 
+-- query_type takes the documented values (SYS_QUERY_HISTORY.html: "SELECT, INSERT, UPDATE, UNLOAD,
+-- COPY, COMMAND, DDL, UTILITY, CTAS, and OTHER"): COMMENT is a UTILITY statement, CREATE TABLE AS and
+-- SELECT INTO are CTAS, other DDL is DDL. status values are lowercase ("success").
 CREATE FUNCTION omingest_standin.log_ddl() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER AS $$
 BEGIN
@@ -70,9 +76,18 @@ BEGIN
 END $$;
 CREATE EVENT TRIGGER omingest_log_ddl ON ddl_command_end EXECUTE FUNCTION omingest_standin.log_ddl();
 
+-- GETDATE "returns the current date and time in the current session time zone (UTC by default). It
+-- returns the start date or time of the current statement, even when it is within a transaction block"
+-- (r_GETDATE.html). The session time zone is the timezone setting (r_timezone_config.html: SET timezone,
+-- or ALTER USER ... SET timezone for later sessions), which PostgreSQL's TimeZone models: a cast of
+-- statement_timestamp() to timestamp is in it. SYSDATE ("the start of the current transaction", in the
+-- session time zone: r_SYSDATE.html) has no parentheses, which PostgreSQL cannot define: the test proxy
+-- rewrites it to localtimestamp, which is exactly that.
 CREATE FUNCTION pg_catalog.getdate() RETURNS timestamp
-LANGUAGE sql AS $$ SELECT (clock_timestamp() AT TIME ZONE 'UTC')::timestamp $$;
+LANGUAGE sql STABLE AS $$ SELECT statement_timestamp()::timestamp $$;
 
+-- SYS_QUERY_HISTORY.html: query_text is character(4000) "and might be truncated"; times are UTC;
+-- superusers see every row, regular users only their own (cm_chap_system-tables.html#c_visibility-of-data).
 CREATE VIEW pg_catalog.sys_query_history AS
 SELECT l.user_id, l.query_id, ''::char(320) AS query_label, l.transaction_id, l.session_id,
        l.database_name::char(128) AS database_name, l.query_type::char(32) AS query_type,
@@ -84,6 +99,22 @@ FROM omingest_standin.query_log l
 WHERE l.usename = session_user OR (SELECT usesuper FROM pg_user WHERE usename = session_user)
    OR pg_has_role(session_user, 'syslog_unrestricted', 'MEMBER');
 
+-- SYS_QUERY_TEXT.html: "the query text of all queries" (DDL and utility included), 4,000 characters per
+-- row numbered by sequence from 0, with the query_id of SYS_QUERY_HISTORY; the text "might contain
+-- special characters such as backslash (\\) and newline (\n)", escaped here as STL_DDLTEXT's is.
+-- Available on provisioned clusters and Serverless alike (serverless_views-monitoring.html).
+CREATE VIEW pg_catalog.sys_query_text AS
+SELECT l.user_id, l.query_id, l.transaction_id, l.session_id, l.start_time, g.seq AS sequence,
+       substr(e.escaped, g.seq * 4000 + 1, 4000)::char(4000) AS text
+FROM omingest_standin.query_log l
+CROSS JOIN LATERAL (SELECT replace(replace(l.query_text, '\', '\\'), E'\n', '\n') AS escaped) e
+CROSS JOIN LATERAL generate_series(0, greatest((length(e.escaped) - 1) / 4000, 0)) AS g(seq)
+WHERE l.usename = session_user OR (SELECT usesuper FROM pg_user WHERE usename = session_user)
+   OR pg_has_role(session_user, 'syslog_unrestricted', 'MEMBER');
+
+-- r_STL_DDLTEXT.html: CREATE/DROP SCHEMA, TABLE, VIEW and ALTER SCHEMA, TABLE only (no CTAS, no
+-- COMMENT), in 200-character rows. STL views exist on provisioned clusters only
+-- (c_intro_system_views.html, "System monitoring (provisioned only)"): the serverless stand-in drops it.
 CREATE VIEW pg_catalog.stl_ddltext AS
 SELECT l.user_id AS userid, l.transaction_id AS xid, l.session_id AS pid, ''::char(320) AS label,
        l.start_time AS starttime, l.end_time AS endtime, g.seq AS sequence,
@@ -202,6 +233,6 @@ GRANT SELECT ON ALL TABLES IN SCHEMA omingest_standin TO PUBLIC;
 -- The statements above are the stand-in's own, not the warehouse's history.
 DELETE FROM omingest_standin.query_log WHERE query_type <> 'SELECT';
 
-GRANT SELECT ON pg_catalog.sys_query_history, pg_catalog.stl_ddltext, pg_catalog.svv_external_schemas,
+GRANT SELECT ON pg_catalog.sys_query_history, pg_catalog.sys_query_text, pg_catalog.stl_ddltext, pg_catalog.svv_external_schemas,
     pg_catalog.svv_external_tables, pg_catalog.svv_external_columns, pg_catalog.svv_mv_info,
     pg_catalog.svv_all_columns, pg_catalog.svv_redshift_columns, pg_catalog.svv_table_info TO PUBLIC;

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_omingest.models.entities import ConstraintType, TableType
-from airflow_provider_omingest.sources.redshift_ddl import DdlParseError, parse_ddl, unescape_ddltext
-from airflow_provider_omingest.sources.redshift_mapping import (
+from airflow_provider_omingest.sources.redshift.ddl import DdlParseError, parse_ddl, unescape_ddltext
+from airflow_provider_omingest.sources.redshift.mapping import (
     ColumnRow,
     PhysicalColumnRow,
     RelationRow,

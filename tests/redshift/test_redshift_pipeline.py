@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -11,12 +12,13 @@ from airflow.sdk import Connection
 from airflow_provider_omingest.catalog.sql_catalog import SqlCatalog
 from airflow_provider_omingest.config import FilterPattern, Filters, IngestionSettings
 from airflow_provider_omingest.engine.runner import run_ingestion
+from airflow_provider_omingest.models.run import RunRequest
 from airflow_provider_omingest.exceptions import ConfigError
 from airflow_provider_omingest.hooks.redshift_connection import (
     redshift_connect_kwargs,
     source_from_connection,
 )
-from airflow_provider_omingest.sources.redshift import APPLICATION_NAME, RedshiftSource
+from airflow_provider_omingest.sources.redshift.source import APPLICATION_NAME, RedshiftSource
 from tests.redshift.conftest import RedshiftDatabase
 from tests.redshift.test_redshift_source import SALES_DDL, SPECTRUM_DDL
 
@@ -28,12 +30,12 @@ def test_full_run_into_the_catalog(rs_db: RedshiftDatabase, tmp_path: Path) -> N
         filters=Filters(schema=FilterPattern(include=("^sales$", "^spectrum$", "^ops$"))),
     )
     catalog = SqlCatalog(f"sqlite:///{tmp_path / 'catalog.db'}")
-    first = run_ingestion(rs_db.source, catalog, settings, requested_mode="full")
+    first = run_ingestion(rs_db.source, catalog, settings, RunRequest(run_id="full", requested_mode="full"))
     assert first.status == "success" and first.mode == "full"
     assert first.totals["created"] == 8  # 6 in sales, 1 in spectrum, 1 in ops
     rs_db.sql("DROP TABLE ops.jobs", "ALTER TABLE sales.customers ADD COLUMN phone varchar(20)")
     second = run_ingestion(rs_db.source, catalog, settings.model_copy(update={"max_delete_fraction": 1.0}),
-                           requested_mode="full")
+                           RunRequest(run_id="full-2", requested_mode="full"))
     assert second.status == "success"
     counts = {k: second.totals.get(k, 0) for k in ("created", "updated", "deleted", "unchanged")}
     assert counts == {"created": 0, "updated": 1, "deleted": 1, "unchanged": 6}
@@ -55,8 +57,13 @@ def test_source_from_an_airflow_connection(rs_db: RedshiftDatabase) -> None:
     with source:
         assert rs_db.name in source.list_databases()
         assert "public" in source.list_schemas(rs_db.name)
+    # Closed: the server ends the backend shortly after the client's Terminate message.
+    deadline = time.monotonic() + 10
+    while rs_db.query("select count(*) from pg_stat_activity where application_name = %s",
+                      (APPLICATION_NAME,))[0][0] and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert rs_db.query("select count(*) from pg_stat_activity where application_name = %s",
-                       (APPLICATION_NAME,))[0][0] == 0  # closed
+                       (APPLICATION_NAME,))[0][0] == 0
 
 
 def test_connection_fields_map_to_driver_arguments() -> None:

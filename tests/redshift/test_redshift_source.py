@@ -18,7 +18,7 @@ from airflow_provider_omingest.models.entities import (
     TableType,
 )
 from airflow_provider_omingest.models.units import SchemaSnapshot, TableSlice, WorkUnit
-from airflow_provider_omingest.sources.redshift import RedshiftSource
+from airflow_provider_omingest.sources.redshift.source import RedshiftSource
 from tests.redshift.conftest import RedshiftDatabase
 
 PK, UQ, FK = ConstraintType.PRIMARY_KEY, ConstraintType.UNIQUE, ConstraintType.FOREIGN_KEY
@@ -289,7 +289,7 @@ def test_changed_tables_fetch_by_name_settles_renames(rs_db: RedshiftDatabase, r
     assert {t.name: len(t.columns) for t in snapshot.tables} == {"a": 2, "b": 1}
 
 
-def test_long_statements_are_read_from_stl_ddltext(rs_db: RedshiftDatabase, rs_source: RedshiftSource) -> None:
+def test_long_statements_are_read_from_sys_query_text(rs_db: RedshiftDatabase, rs_source: RedshiftSource) -> None:
     rs_db.sql("CREATE SCHEMA app", "CREATE TABLE app.victim (id int)")
     since = rs_source.now()
     padding = "/* " + "long comment\\with backslash\n" * 200 + " */ "
@@ -297,7 +297,7 @@ def test_long_statements_are_read_from_stl_ddltext(rs_db: RedshiftDatabase, rs_s
     rs_db.sql(padding + "CREATE TABLE app.wide (" + columns + ")",
               "CREATE TABLE app.filler (" + columns + "); DROP TABLE app.victim")
     changes = rs_source.changes_since(since, [rs_db.name])
-    assert changes.method == "SYS_QUERY_HISTORY + STL_DDLTEXT"
+    assert changes.method == "SYS_QUERY_HISTORY + SYS_QUERY_TEXT"
     assert {r.table for r in changes.changed} == {"wide", "filler"}
     assert [r.table for r in changes.dropped] == ["victim"]
 

@@ -18,7 +18,7 @@ import pytest
 
 fakesnow = pytest.importorskip("fakesnow", reason="pip install 'fakesnow==0.12.1' 'snowflake-connector-python<5'")
 
-from airflow_provider_omingest.sources.snowflake import SnowflakeConfig, SnowflakeSource
+from airflow_provider_omingest.sources.snowflake.source import SnowflakeConfig, SnowflakeSource
 
 _counter = itertools.count()
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+
 from airflow_provider_omingest.catalog.sql_catalog import SqlCatalog
 from airflow_provider_omingest.config import Filters, IngestionSettings
 from airflow_provider_omingest.engine.runner import run_ingestion
+from airflow_provider_omingest.models.run import RunRequest
 
 
 def test_full_runs_create_then_leave_unchanged_then_delete(admin, make_source, tmp_path):
@@ -23,8 +26,11 @@ def test_full_runs_create_then_leave_unchanged_then_delete(admin, make_source, t
         service="snow", filters=Filters(database={"include": [f"^{db}$"]}), threads=2, max_delete_fraction=0.5,
     )
 
+    runs = itertools.count(1)
+
     def run():
-        return run_ingestion(lambda: make_source(include_tags=False), catalog, settings, requested_mode="full")
+        return run_ingestion(lambda: make_source(include_tags=False), catalog, settings,
+                             RunRequest(run_id=f"full-{next(runs)}", requested_mode="full"))
 
     first = run()
     assert first.status == "success", first

@@ -166,7 +166,7 @@ def test_missing_schema_raises_instead_of_an_empty_snapshot(sales, make_source):
 def test_unreachable_server_raises_source_error(sf_config):
     from dataclasses import replace
 
-    from airflow_provider_omingest.sources.snowflake import SnowflakeSource
+    from airflow_provider_omingest.sources.snowflake.source import SnowflakeSource
 
     source = SnowflakeSource(replace(sf_config, port=1, login_timeout=2, network_timeout=1))
     try:

@@ -7,13 +7,7 @@ from datetime import datetime, timezone
 import pytest
 
 from airflow_provider_omingest.models.entities import ConstraintType, TableType
-from airflow_provider_omingest.sources.snowflake import (
-    SnowflakeConfig,
-    SnowflakeSource,
-    is_too_much_data,
-    query_split_by_names,
-)
-from airflow_provider_omingest.sources.snowflake_mapping import (
+from airflow_provider_omingest.sources.snowflake.mapping import (
     build_table,
     constraints_from_show,
     parse_clustering_key,
@@ -22,6 +16,12 @@ from airflow_provider_omingest.sources.snowflake_mapping import (
     schema_entity,
     snowflake_type,
     tag_index,
+)
+from airflow_provider_omingest.sources.snowflake.source import (
+    SnowflakeConfig,
+    SnowflakeSource,
+    is_too_much_data,
+    query_split_by_names,
 )
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
@@ -167,7 +167,7 @@ def test_types_are_openmetadata_values():
     import json
     from pathlib import Path
 
-    from airflow_provider_omingest.sources.snowflake_mapping import SNOWFLAKE_TYPE_NAMES
+    from airflow_provider_omingest.sources.snowflake.mapping import SNOWFLAKE_TYPE_NAMES
 
     spec = Path(__file__).resolve().parents[3] / "shared/openmetadata-spec/entity/data/table.json"
     if not spec.exists():  # pragma: no cover - the spec sits beside the repository

@@ -1,7 +1,7 @@
 """PostgreSQL column types read from pg_catalog map as SQLAlchemy's Inspector maps them.
 
 The bulk reader maps ``format_type()`` strings itself
-(:func:`~airflow_provider_omingest.sources.type_mapping.map_postgres_type`); the Inspector is
+(:func:`~airflow_provider_omingest.sources.sql.type_mapping.map_postgres_type`); the Inspector is
 the oracle: for every type below both give the same OpenMetadata type, length, precision,
 scale and display string.
 """
@@ -13,8 +13,12 @@ import sqlalchemy as sa
 
 from airflow_provider_omingest.config import Filters
 from airflow_provider_omingest.models.units import WorkUnit
-from airflow_provider_omingest.sources.sqlalchemy_source import SqlAlchemySource
-from airflow_provider_omingest.sources.type_mapping import TypeInfo, map_postgres_type, map_sqlalchemy_type
+from airflow_provider_omingest.sources.sql.source import SqlAlchemySource
+from airflow_provider_omingest.sources.sql.type_mapping import (
+    TypeInfo,
+    map_postgres_type,
+    map_sqlalchemy_type,
+)
 
 TYPES = [
     "smallint", "integer", "bigint", "numeric", "numeric(10, 2)", "numeric(5)", "real", "double precision",

@@ -18,10 +18,10 @@ import pytest
 import sqlalchemy as sa
 
 from airflow_provider_omingest.config import Filters
+from airflow_provider_omingest.demo.warehouse import build_demo_warehouse, mutate_demo_warehouse
 from airflow_provider_omingest.exceptions import ConfigError, IncrementalUnsupported
 from airflow_provider_omingest.models.units import WorkUnit
-from airflow_provider_omingest.sources.demo_warehouse import build_demo_warehouse, mutate_demo_warehouse
-from airflow_provider_omingest.sources.sqlalchemy_source import SqlAlchemySource
+from airflow_provider_omingest.sources.sql.source import SqlAlchemySource
 
 Digests = dict[str, str]
 
@@ -310,7 +310,7 @@ def test_digest_is_read_before_the_structure(db: Db, monkeypatch: pytest.MonkeyP
 
     PostgreSQL reads both in one statement: see test_postgres_digest_and_structure_are_one_read.
     """
-    from airflow_provider_omingest.sources import sqlalchemy_source
+    from airflow_provider_omingest.sources.sql import source as sqlalchemy_source
 
     before = db.digests()
     reader = "_read_duckdb" if db.dialect == "duckdb" else "_read_with_inspector"
@@ -340,7 +340,7 @@ def test_digest_is_read_before_the_structure(db: Db, monkeypatch: pytest.MonkeyP
 
 def test_postgres_digest_and_structure_are_one_read(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """A DDL committed between the listing and the read: the structure and its digest are both new."""
-    from airflow_provider_omingest.sources import postgres_reflection
+    from airflow_provider_omingest.sources.sql import postgres_reflection
 
     db = _pg_db(pg_url)
     before = db.digests()
@@ -526,7 +526,7 @@ def test_digest_connections_must_be_sensible() -> None:
 
 
 def test_disable_jit_leaves_servers_without_the_setting_alone(tmp_path: Path) -> None:
-    from airflow_provider_omingest.sources.sql_digests import disable_jit
+    from airflow_provider_omingest.sources.sql.digests import disable_jit
 
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'x.db'}")
     try:

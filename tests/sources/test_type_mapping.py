@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
-from airflow_provider_omingest.sources.type_mapping import (
+from airflow_provider_omingest.sources.sql.type_mapping import (
     DUCKDB_TYPE_NAMES,
     POSTGRES_EXTRA_TYPE_NAMES,
     SQLALCHEMY_TYPE_NAMES,
@@ -266,7 +266,7 @@ def test_unknown_types_warn_once(caplog: pytest.LogCaptureFixture) -> None:
         def get_col_spec(self, **kw: object) -> str:
             return "FANCYGEO"
 
-    with caplog.at_level(logging.WARNING, logger="airflow_provider_omingest.sources.type_mapping"):
+    with caplog.at_level(logging.WARNING, logger="airflow_provider_omingest.sources.sql.type_mapping"):
         first = map_sqlalchemy_type(FancyGeoType(), PG)
         second = map_sqlalchemy_type(FancyGeoType(), PG)
         duck = [map_duckdb_type("SOMETHING_NEW"), map_duckdb_type("SOMETHING_NEW")]

@@ -4,8 +4,8 @@ The first statement lists the unit's schemas (with their comments) and relations
 selection rule (filters, slice, named tables) is applied to that listing; the second statement
 reads every selected relation whole: kind, comment, row estimate, view definition, partition
 key, its columns and constraints as JSON arrays, and the structural digest of
-:mod:`~airflow_provider_omingest.sources.sql_digests`, computed in the same statement. Types are
-mapped once per distinct type (:func:`~airflow_provider_omingest.sources.type_mapping.map_postgres_type`).
+:mod:`~airflow_provider_omingest.sources.sql.digests`, computed in the same statement. Types are
+mapped once per distinct type (:func:`~airflow_provider_omingest.sources.sql.type_mapping.map_postgres_type`).
 
 Needs PostgreSQL 14 or later (``hash_record_extended``, ``bit_xor``); older servers are read
 through SQLAlchemy's Inspector.
@@ -28,20 +28,22 @@ from airflow_provider_omingest.models.entities import (
     TableType,
 )
 from airflow_provider_omingest.models.fqn import build_fqn
-from airflow_provider_omingest.sources.sql_digests import (
+from airflow_provider_omingest.sources.sql.digests import (
     PG_DIGEST,
     PG_RELATION_FILTER,
     PG_RELATION_JOINS,
     disable_jit,
     supports_digests,
 )
-from airflow_provider_omingest.sources.type_mapping import map_postgres_type
+from airflow_provider_omingest.sources.sql.type_mapping import map_postgres_type
 
 __all__ = [
     "PARTITION_COLUMNS",
     "RELKINDS",
     "SchemaListing",
+    "TableBuilder",
     "list_relations",
+    "object_id",
     "read_relations",
     "row_count",
     "supports_bulk_reads",
@@ -167,41 +169,57 @@ def list_relations(
     return listings
 
 
-def read_relations(
-    conn: Connection, database: str, oids: dict[int, tuple[str, str]]
-) -> dict[str, list[Table]]:
-    """Read the relations ``oids`` (oid -> (schema, name)) in one statement; return schema -> tables.
+def read_relations(conn: Connection, oids: dict[int, tuple[str, str]]) -> dict[str, dict[str, Any]]:
+    """Read the relations ``oids`` (oid -> (schema, name)) in one statement; return schema -> name -> row.
 
-    A relation dropped between the listing and this read is left out. Tables are sorted by name.
+    A relation dropped between the listing and this read is left out. The rows are mapped to
+    entities by :class:`TableBuilder`, one table at a time.
     """
-    tables: dict[str, list[Table]] = {}
+    rows: dict[str, dict[str, Any]] = {}
     if not oids:
-        return tables
-    types: dict[tuple[Any, ...], dict[str, Any]] = {}  # thousands of columns, a few dozen types
+        return rows
     disable_jit(conn)
     for row in conn.execute(_READ, {"oids": list(oids)}):
         schema, name = oids[row.oid]
-        tables.setdefault(schema, []).append(_table(row, name, database, types))
-    for schema_tables in tables.values():
-        schema_tables.sort(key=lambda t: t.name)
-    return tables
+        rows.setdefault(schema, {})[name] = row
+    return rows
 
 
-def _table(row: Any, name: str, database: str, types: dict[tuple[Any, ...], dict[str, Any]]) -> Table:
-    # One validation of the whole table (columns as dicts): a third faster than a model per column.
-    table_type = RELKINDS[row.relkind]
-    return Table.model_validate({
-        "name": name,
-        "table_type": table_type,
-        "description": row.description,
-        "columns": [_column(item, i, types) for i, item in enumerate(row.columns or (), start=1)],
-        "constraints": _constraints(row.constraints or (), database),
-        "view_definition": row.view_definition.strip() if row.view_definition else None,
-        "partition_columns": tuple(row.partition_columns or ()),
-        "properties": {"partition_key": row.partition_key} if row.partition_key else {},
-        "row_count": row_count(table_type, row.row_estimate),
-        "source_digest": row.digest,
-    })
+class TableBuilder:
+    """Map rows of :func:`read_relations` to tables, each distinct type mapped once.
+
+    :param database: the database, for the referred tables of foreign keys and the object ids.
+    """
+
+    def __init__(self, database: str) -> None:
+        self.database = database
+        self._types: dict[tuple[Any, ...], dict[str, Any]] = {}  # thousands of columns, a few dozen types
+
+    def build(self, row: Any, name: str) -> Table:
+        """Return the table of one row."""
+        # One validation of the whole table (columns as dicts): a third faster than a model per column.
+        table_type = RELKINDS[row.relkind]
+        return Table.model_validate({
+            "name": name,
+            "table_type": table_type,
+            "description": row.description,
+            "columns": [_column(item, i, self._types) for i, item in enumerate(row.columns or (), start=1)],
+            "constraints": _constraints(row.constraints or (), self.database),
+            "view_definition": row.view_definition.strip() if row.view_definition else None,
+            "partition_columns": tuple(row.partition_columns or ()),
+            "properties": {"partition_key": row.partition_key} if row.partition_key else {},
+            "row_count": row_count(table_type, row.row_estimate),
+            "source_digest": row.digest,
+            "object_id": object_id(self.database, row.oid),
+        })
+
+
+def object_id(database: str, oid: int) -> str:
+    """Return a relation's identity in the catalog: its OID, qualified by the database (OIDs are per database).
+
+    The OID survives ``ALTER TABLE … RENAME`` and ``SET SCHEMA``; ``DROP`` and ``CREATE`` give a new one.
+    """
+    return f"{database}/{oid}"
 
 
 def _column(item: list[Any], position: int, types: dict[tuple[Any, ...], dict[str, Any]]) -> dict[str, Any]:

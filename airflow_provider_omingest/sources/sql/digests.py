@@ -4,7 +4,7 @@ A digest is the MD5 of a canonical text of everything the generic SQLAlchemy sou
 a relation (kind, comment, columns, constraints, view definition, partition key), and of
 nothing that changes with the data (row counts, statistics, sizes). One query returns the
 digests of every relation of the given schemas; see
-:meth:`~airflow_provider_omingest.sources.sqlalchemy_source.SqlAlchemySource.table_digests`.
+:meth:`~airflow_provider_omingest.sources.sql.source.SqlAlchemySource.table_digests`.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ DIGEST_DIALECTS = frozenset({"postgresql", "duckdb", "sqlite"})
 # Every variable field of the final text is quote_nullable()d, so the separators are unambiguous.
 #
 # The fragments below are shared with the extraction query
-# (:mod:`~airflow_provider_omingest.sources.postgres_reflection`), which computes the same digest
+# (:mod:`~airflow_provider_omingest.sources.sql.postgres_reflection`), which computes the same digest
 # in the same statement as the structure it reads.
 
 #: A column as hashed; ``a`` is pg_attribute, ``ad`` pg_attrdef, ``cd`` the column's pg_description.

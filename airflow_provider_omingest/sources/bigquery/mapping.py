@@ -4,7 +4,7 @@ BigQuery spells column types in GoogleSQL (``INT64``, ``STRING(10)``, ``NUMERIC(
 ``ARRAY<STRUCT<a INT64 NOT NULL, b STRING>>``), keeps nested fields inside the type and their
 descriptions in ``COLUMN_FIELD_PATHS``, table options as GoogleSQL literals in
 ``TABLE_OPTIONS`` and partitioning only in the ``ddl`` of ``TABLES``. This module parses each
-of them; :mod:`~airflow_provider_omingest.sources.bigquery` runs the queries.
+of them; :mod:`~airflow_provider_omingest.sources.bigquery.source` runs the queries.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ from airflow_provider_omingest.models.changes import ChangeSet
 from airflow_provider_omingest.models.entities import DatabaseSchema, Table, TableType
 from airflow_provider_omingest.models.units import SchemaSnapshot
 from airflow_provider_omingest.sources.base import Source, TableSelection, unit_snapshot
-from airflow_provider_omingest.sources.snowflake_mapping import (
+from airflow_provider_omingest.sources.snowflake.mapping import (
     Relation,
     TagIndex,
     build_table,

@@ -6,11 +6,19 @@ definitions, ``SVV_MV_INFO``, ``SVV_ALL_COLUMNS``, ``SVV_REDSHIFT_COLUMNS`` (enc
 sort keys), ``SVV_TABLE_INFO`` (dist style, rows) and ``pg_constraint``; Spectrum schemas from
 ``SVV_EXTERNAL_TABLES``/``COLUMNS``. Statements that would read nothing are skipped.
 
-Incremental extraction reads the DDL history once per run for every database:
-``SYS_QUERY_HISTORY`` (successful DDL, UTILITY and CTAS statements), with ``STL_DDLTEXT`` for
-statements longer than the 4,000 characters the history keeps. It needs a superuser (or a
-user trusted to see every user's history); otherwise, or when the history does not reach back
-far enough, it raises :class:`IncrementalUnsupported` so the engine runs a full extraction.
+Incremental extraction reads the DDL history once per run for every database
+(:mod:`~airflow_provider_omingest.sources.redshift.history`: ``SYS_QUERY_HISTORY``, and
+``SYS_QUERY_TEXT`` for statements longer than the 4,000 characters the history keeps). It needs
+a superuser (or a user trusted to see every user's history); otherwise, or when the history does
+not reach back far enough, it raises :class:`IncrementalUnsupported` so the engine runs a full
+extraction.
+
+Every connection starts with ``SET timezone TO 'UTC'`` (``GETDATE()`` returns the *session*
+time zone, which a user or parameter group can change: GETDATE function,
+https://docs.aws.amazon.com/redshift/latest/dg/r_GETDATE.html; timezone,
+https://docs.aws.amazon.com/redshift/latest/dg/r_timezone_config.html) and, unless disabled,
+``SET statement_timeout`` (it bounds planning, queueing, lock waits and execution:
+https://docs.aws.amazon.com/redshift/latest/dg/r_statement_timeout.html).
 
 ``redshift_connector`` is imported when the first connection opens, never at import time.
 """
@@ -18,24 +26,16 @@ far enough, it raises :class:`IncrementalUnsupported` so the engine runs a full 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, ClassVar
 
-from airflow_provider_omingest.exceptions import IncrementalUnsupported, MissingDependency, SourceError
-from airflow_provider_omingest.models.changes import ChangeSet, TableRef
+from airflow_provider_omingest.exceptions import MissingDependency, SourceError
+from airflow_provider_omingest.models.changes import ChangeSet
 from airflow_provider_omingest.models.entities import DatabaseSchema, Table
-from airflow_provider_omingest.models.units import SchemaSnapshot
-from airflow_provider_omingest.sources.base import Source, TableSelection, unit_snapshot
-from airflow_provider_omingest.sources.redshift_ddl import (
-    DdlEvent,
-    DdlParseError,
-    QualifiedName,
-    parse_ddl,
-    unescape_ddltext,
-)
-from airflow_provider_omingest.sources.redshift_mapping import (
+from airflow_provider_omingest.sources.base import SchemaRead, Source, TableSelection, as_utc, timeout_seconds
+from airflow_provider_omingest.sources.redshift.history import HISTORY_METHOD, RedshiftChangeReader
+from airflow_provider_omingest.sources.redshift.mapping import (
     MV_INTERNAL_TABLE,
     ColumnRow,
     ConstraintRow,
@@ -46,23 +46,17 @@ from airflow_provider_omingest.sources.redshift_mapping import (
     properties_of,
     text_or_none,
 )
+from airflow_provider_omingest.sources.sqlstate import is_transient_login_failure, is_transient_sqlstate
 
-if TYPE_CHECKING:
-    from airflow_provider_omingest.config import Filters
-    from airflow_provider_omingest.models.units import WorkUnit
-
-__all__ = ["APPLICATION_NAME", "HISTORY_TEXT_LIMIT", "RedshiftSource"]
+__all__ = ["APPLICATION_NAME", "DEFAULT_STATEMENT_TIMEOUT", "RedshiftSource"]
 
 log = logging.getLogger(__name__)
 
 #: Shown in Redshift's session and query views for this provider's connections.
 APPLICATION_NAME = "airflow-provider-omingest"
 
-#: ``SYS_QUERY_HISTORY.query_text`` keeps this many characters; longer texts come from STL_DDLTEXT.
-HISTORY_TEXT_LIMIT = 4000
-
-#: Above this many names, read the whole schema and filter in Python rather than bind each name.
-MAX_BOUND_NAMES = 1000
+#: Seconds one statement may run by default (``statement_timeout``): far more than a metadata query needs.
+DEFAULT_STATEMENT_TIMEOUT = 600.0
 
 #: Databases every cluster has that hold no user data.
 _SYSTEM_DATABASES = ("padb_harvest", "template0", "template1", "sys:internal")
@@ -71,7 +65,9 @@ _DEFAULT_SCHEMA = "public"
 
 # --------------------------------------------------------------------------- SQL
 
+# GETDATE() is in the session time zone, set to UTC when the connection opens.
 _NOW = "select getdate()"
+_SESSION_UTC = "set timezone to 'UTC'"
 
 _LIST_DATABASES = (
     "select datname from pg_database where not datistemplate and datname not in (%s, %s, %s, %s) order by datname"
@@ -104,7 +100,7 @@ where n.nspname = %s
 
 _RELATIONS = """
 select c.relname, c.relkind, d.description,
-       case when c.relkind in ('v', 'm') then pg_get_viewdef(c.oid) end as view_definition
+       case when c.relkind in ('v', 'm') then pg_get_viewdef(c.oid) end as view_definition, c.oid
 from pg_class c
 join pg_namespace n on n.oid = c.relnamespace
 left join pg_description d on d.objoid = c.oid and d.objsubid = 0
@@ -163,36 +159,6 @@ from svv_external_columns
 where schemaname = %s{names}
 """
 
-_IS_SUPERUSER = "select usesuper from pg_user where usename = current_user"
-
-_HISTORY = """
-select 'window' as kind, null as database_name, min(start_time) as start_time, getdate() as end_time,
-       null as transaction_id, null as session_id, null as query_text
-from sys_query_history
-union all
-select 'ddl', trim(database_name), start_time, end_time, transaction_id, session_id, query_text
-from sys_query_history
-where trim(status) = 'success'
-  and trim(query_type) in ('DDL', 'UTILITY', 'CTAS')
-  and end_time >= %s
-  and trim(database_name) in ({names})
-order by 1, 4, 3
-"""
-
-_DDLTEXT = """
-select xid, pid, starttime, sequence, text
-from stl_ddltext
-where xid in ({ids})
-order by xid, pid, starttime, sequence
-"""
-
-_RESOLVE_NAMES = """
-select n.nspname, c.relname
-from pg_class c join pg_namespace n on n.oid = c.relnamespace
-where c.relkind in ('r', 'v', 'm', 'p', 'f') and c.relname in ({names})
-"""
-
-
 def _placeholders(count: int) -> str:
     return ", ".join(["%s"] * count)
 
@@ -201,21 +167,6 @@ def _name_filter(column: str, names: Sequence[str] | None) -> tuple[str, list[st
     if not names:
         return "", []
     return f" and {column} in ({_placeholders(len(names))})", list(names)
-
-
-@dataclass(frozen=True)
-class _HistoryRow:
-    database: str
-    start_time: datetime
-    end_time: datetime
-    transaction_id: int
-    session_id: int
-    text: str
-
-    @property
-    def truncated(self) -> bool:
-        # The text arrives blank-padded (char(4000)) and is stripped: allow for stripped blanks.
-        return len(self.text) >= HISTORY_TEXT_LIMIT - 8
 
 
 class RedshiftSource(Source):
@@ -234,9 +185,13 @@ class RedshiftSource(Source):
         DDL run by superusers); otherwise incremental runs need a superuser.
     :param default_schema: the schema that unqualified names in DDL statements refer to,
         besides any schema holding a table of that name now.
+    :param statement_timeout: seconds one statement may run, queueing and lock waits included;
+        0: no limit.
     """
 
     kind: ClassVar[str] = "redshift"
+    #: Above this many names, read the whole schema and filter in Python rather than bind each name.
+    max_bound_names: ClassVar[int] = 1000
 
     def __init__(
         self,
@@ -247,6 +202,7 @@ class RedshiftSource(Source):
         all_databases: bool = False,
         trust_history_visibility: bool = False,
         default_schema: str = _DEFAULT_SCHEMA,
+        statement_timeout: float | None = DEFAULT_STATEMENT_TIMEOUT,
     ) -> None:
         self._connect_kwargs = {k: v for k, v in connect_kwargs.items() if k != "database"}
         # Without a name, redshift_connector walks the call stack (inspect.stack) to make one up,
@@ -257,6 +213,7 @@ class RedshiftSource(Source):
         self.all_databases = all_databases
         self.trust_history_visibility = trust_history_visibility
         self.default_schema = default_schema
+        self.statement_timeout = timeout_seconds("statement_timeout", statement_timeout, None)
         self._connections: dict[str, Any] = {}
         #: Statements sent so far (all connections).
         self.statements = 0
@@ -279,12 +236,23 @@ class RedshiftSource(Source):
             import redshift_connector
         except ImportError as e:
             raise MissingDependency("redshift-connector (the Amazon Redshift driver)", "redshift") from e
-        try:
+        with self.reading(database, None):
             conn = redshift_connector.connect(database=database, **self._connect_kwargs)
-        except Exception as e:
-            raise SourceError(database, None, f"cannot connect: {type(e).__name__}: {e}") from e
-        conn.autocommit = True
+            conn.autocommit = True
+            self._start_session(conn)
         return conn
+
+    def _start_session(self, conn: Any) -> None:
+        """Set the session time zone to UTC and bound every statement (two statements per connection)."""
+        statements = [_SESSION_UTC]
+        if self.statement_timeout is not None:
+            statements.append(f"set statement_timeout to {int(self.statement_timeout * 1000)}")
+        cursor = conn.cursor()
+        try:
+            for statement in statements:
+                cursor.execute(statement)
+        finally:
+            cursor.close()
 
     def _fetch(self, database: str, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         cursor = self._connection(database).cursor()
@@ -308,8 +276,7 @@ class RedshiftSource(Source):
 
     def now(self) -> datetime:
         """Return the cluster's clock (``GETDATE()``, UTC)."""
-        value = self._listing(self.database, _NOW)[0][0]
-        return _as_utc(value)
+        return as_utc(self._listing(self.database, _NOW)[0][0])
 
     def list_databases(self) -> list[str]:
         """Return the configured databases, or every user database with ``all_databases``."""
@@ -341,59 +308,63 @@ class RedshiftSource(Source):
         return counts
 
     def _listing(self, database: str, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        try:
+        with self.reading(database, None):
             return self._fetch(database, sql, params)
-        except SourceError:
-            raise
-        except Exception as e:
-            raise SourceError(database, None, f"{type(e).__name__}: {e}") from e
+
+    # ------------------------------------------------------------------ errors
+
+    def is_transient(self, error: BaseException) -> bool:
+        """Return whether a retry can help: by the SQLSTATE Redshift reports (field ``C`` of the error)."""
+        code = _sqlstate(error)
+        if code:
+            return is_transient_sqlstate(code)
+        return is_transient_login_failure(str(error))
+
+    def describe_error(self, error: BaseException) -> str:
+        """Return the server's message (``M``) rather than the driver's whole error dictionary."""
+        fields = error.args[0] if error.args and isinstance(error.args[0], dict) else None
+        if fields and fields.get("M"):
+            code = f" (SQLSTATE {fields['C']})" if fields.get("C") else ""
+            return f"{type(error).__name__}: {fields['M']}{code}"
+        return super().describe_error(error)
 
     # ------------------------------------------------------------------ extraction
 
-    def extract(self, unit: WorkUnit, filters: Filters, include_views: bool = True) -> Iterator[SchemaSnapshot]:
-        """Yield one snapshot per schema of ``unit``, each read with a fixed number of statements.
+    def read_schema(self, database: str, schema: str, selection: TableSelection) -> SchemaRead:
+        """Read one schema with a fixed number of statements (local or Spectrum).
 
-        :param unit: the schemas (and optionally the slice or the tables) to read.
-        :param filters: table filters; tables they reject are left out.
-        :param include_views: whether to read views and materialized views.
-        :raises SourceError: when a schema cannot be read (never an empty snapshot instead).
+        :param database: the database.
+        :param schema: the schema.
+        :param selection: which relations to keep (and, for an incremental unit, to read).
+        :raises SourceError: when the schema does not exist.
         """
-        for schema in unit.schemas:
-            selection = TableSelection.of(unit, schema, filters, include_views)
-            before = self.statements
-            try:
-                schema_entity, tables = self._read_schema(unit, schema, selection)
-            except (SourceError, MissingDependency):
-                raise
-            except Exception as e:
-                raise SourceError(unit.database, schema, f"{type(e).__name__}: {e}") from e
-            log.info("Read %d tables from %s.%s in %d statements.", len(tables), unit.database, schema,
-                     self.statements - before)
-            yield unit_snapshot(unit, schema, schema_entity, tables)
-
-    def _read_schema(self, unit: WorkUnit, schema: str, selection: TableSelection) -> tuple[DatabaseSchema, list[Table]]:
-        database = unit.database
+        before = self.statements
         rows = self._fetch(database, _SCHEMA, [schema])
         if not rows:
-            raise SourceError(database, schema, "the schema does not exist")
+            raise SourceError(database, schema, "the schema does not exist", retryable=False)
         _, description, external_database, _eskind = rows[0]
-        schema_entity = DatabaseSchema(name=schema, description=text_or_none(description))
+        read = SchemaRead(DatabaseSchema(name=schema, description=text_or_none(description)))
         if selection.asks_nothing:
-            return schema_entity, []
-        bound = selection.bindable_names(MAX_BOUND_NAMES)
+            return read
+        bound = selection.bindable_names(self.max_bound_names)
         if external_database is not None:
-            return schema_entity, self._read_external(database, schema, selection.keeps, bound)
-        return schema_entity, self._read_local(database, schema, selection.keeps, bound)
+            read.tables, read.unreflectable = self._read_external(database, schema, selection.keeps, bound)
+        else:
+            read.tables, read.unreflectable = self._read_local(database, schema, selection.keeps, bound)
+        log.debug("Read %s.%s in %d statements.", database, schema, self.statements - before)
+        return read
 
     # ---- local schemas
 
-    def _read_local(self, database: str, schema: str, keep: Any, bound: list[str] | None) -> list[Table]:
+    def _read_local(
+        self, database: str, schema: str, keep: Any, bound: list[str] | None
+    ) -> tuple[list[Table], dict[str, str]]:
         relations, listed = self._relations(database, schema, keep, bound)
         if not relations:
-            return []
+            return [], {}
         names = sorted(relations)
         # Bind the names only when some relations were left out: a whole schema needs no filter.
-        bound = names if len(names) < listed and len(names) <= MAX_BOUND_NAMES else None
+        bound = names if len(names) < listed and len(names) <= self.max_bound_names else None
         if any(r.relkind == "v" for r in relations.values()):
             self._mark_materialized(database, schema, relations)
         columns = group_by_table(self._columns(database, schema, bound))
@@ -411,16 +382,15 @@ class RedshiftSource(Source):
             for view in late:
                 relations[view].properties["late_binding"] = "true"
             columns.update(late)
-        return [
-            build_table(
-                relations[name],
-                columns.get(name, ()),
-                database=database,
+
+        def build(name: str) -> Table:
+            return build_table(
+                relations[name], columns.get(name, ()), database=database,
                 physical=() if relations[name].is_view else physical.get(name, ()),
                 constraints=constraints.get(name, ()),
             )
-            for name in names
-        ]
+
+        return self.build_tables(database, schema, names, build)
 
     def _relations(
         self, database: str, schema: str, keep: Any, bound: list[str] | None
@@ -428,7 +398,7 @@ class RedshiftSource(Source):
         clause, params = _name_filter("c.relname", bound)
         relations: dict[str, RelationRow] = {}
         listed = 0
-        for name, relkind, description, view_definition in self._fetch(
+        for name, relkind, description, view_definition, oid in self._fetch(
             database, _RELATIONS.format(names=clause), [schema, *params]
         ):
             if MV_INTERNAL_TABLE.match(name):
@@ -438,7 +408,8 @@ class RedshiftSource(Source):
             if not keep(name, relkind in ("v", "m")):
                 continue
             relations[name] = RelationRow(
-                name=name, relkind=relkind, description=text_or_none(description), view_definition=view_definition
+                name=name, relkind=relkind, description=text_or_none(description), view_definition=view_definition,
+                object_id=f"{database}/{oid}",
             )
         return relations, listed
 
@@ -500,7 +471,9 @@ class RedshiftSource(Source):
 
     # ---- external (Spectrum) schemas
 
-    def _read_external(self, database: str, schema: str, keep: Any, bound: list[str] | None) -> list[Table]:
+    def _read_external(
+        self, database: str, schema: str, keep: Any, bound: list[str] | None
+    ) -> tuple[list[Table], dict[str, str]]:
         clause, params = _name_filter("tablename", bound)
         relations: dict[str, RelationRow] = {}
         for name, location, input_format, output_format, serde, tabletype in self._fetch(
@@ -515,9 +488,9 @@ class RedshiftSource(Source):
                                           "external_table_type": tabletype}),
             )
         if not relations:
-            return []
+            return [], {}
         names = sorted(relations)
-        clause, params = _name_filter("tablename", names if len(names) <= MAX_BOUND_NAMES else None)
+        clause, params = _name_filter("tablename", names if len(names) <= self.max_bound_names else None)
         columns: dict[str, list[ColumnRow]] = {}
         partitions: dict[str, list[tuple[int, str]]] = {}
         for table, column, type_, position, part_key, nullable in self._fetch(
@@ -531,22 +504,19 @@ class RedshiftSource(Source):
             )
             if part_key:
                 partitions.setdefault(table, []).append((int(part_key), column))
-        return [
-            build_table(
-                relations[name], columns.get(name, ()), database=database,
-                partition_columns=tuple(c for _, c in sorted(partitions.get(name, ()))),
-            )
-            for name in names
-        ]
+        return self.build_tables(database, schema, names, lambda name: build_table(
+            relations[name], columns.get(name, ()), database=database,
+            partition_columns=tuple(c for _, c in sorted(partitions.get(name, ()))),
+        ))
 
     # ------------------------------------------------------------------ incremental
 
     def changes_since(self, since: datetime, databases: list[str]) -> ChangeSet:
         """Return the tables and schemas changed since ``since``, from the DDL history.
 
-        One ``SYS_QUERY_HISTORY`` statement for every database, plus ``STL_DDLTEXT`` only when
+        One ``SYS_QUERY_HISTORY`` statement for every database, plus ``SYS_QUERY_TEXT`` only when
         a statement was longer than the history keeps, plus one lookup per database only when
-        statements used unqualified names.
+        statements used unqualified names (:mod:`~airflow_provider_omingest.sources.redshift.history`).
 
         :param since: lower bound (watermark minus safety margin), timezone-aware.
         :param databases: the databases in scope.
@@ -554,199 +524,15 @@ class RedshiftSource(Source):
             not reach back to ``since``, or holds a statement that cannot be read.
         """
         if not databases:
-            return ChangeSet(method="SYS_QUERY_HISTORY", since=since, until=self.now())
-        self._require_history_visibility()
-        since_utc = since.astimezone(timezone.utc).replace(tzinfo=None)
-        oldest, until, rows = self._read_history(since_utc, databases)
-        if oldest is None or oldest > since_utc:
-            raise IncrementalUnsupported(
-                self.kind,
-                f"SYS_QUERY_HISTORY only reaches back to {oldest or 'nothing'} (UTC), after the start of the "
-                f"window {since_utc} (UTC); changes before that are no longer recorded",
-            )
-        method, texts, notes = "SYS_QUERY_HISTORY", [r.text for r in rows], []
-        truncated = [i for i, r in enumerate(rows) if r.truncated]
-        if truncated:
-            method += " + STL_DDLTEXT"
-            full = self._full_texts([rows[i] for i in truncated])
-            for i in truncated:
-                texts[i] = full[i_key(rows[i])]
-        events = self._parse_history(rows, texts)
-        changes = self._build_changes(events, notes)
-        return ChangeSet(method=method, since=since, until=until, notes=notes, **changes)
-
-    def _require_history_visibility(self) -> None:
-        try:
-            rows = self._fetch(self.database, _IS_SUPERUSER)
-        except Exception as e:
-            raise IncrementalUnsupported(self.kind, f"cannot check the user's privileges: {e}") from e
-        if (rows and rows[0][0]) or self.trust_history_visibility:
-            return
-        raise IncrementalUnsupported(
-            self.kind,
-            "the connection's user is not a superuser, so SYS_QUERY_HISTORY and STL_DDLTEXT show only its own "
-            "statements and DDL run by other users would be missed. Connect as a superuser, or grant the user "
-            "'SYSLOG ACCESS UNRESTRICTED' (or the sys:monitor role) and set the connection extra "
-            "trust_history_visibility=true (DDL run by superusers stays invisible to it)",
+            return ChangeSet(method=HISTORY_METHOD, since=since, until=self.now())
+        reader = RedshiftChangeReader(
+            self._fetch, home=self.database, kind=self.kind, default_schema=self.default_schema,
+            trust_history_visibility=self.trust_history_visibility,
         )
-
-    def _read_history(
-        self, since: datetime, databases: list[str]
-    ) -> tuple[datetime | None, datetime, list[_HistoryRow]]:
-        sql = _HISTORY.format(names=_placeholders(len(databases)))
-        try:
-            fetched = self._fetch(self.database, sql, [since, *databases])
-        except Exception as e:
-            raise IncrementalUnsupported(self.kind, f"SYS_QUERY_HISTORY is not readable: {e}") from e
-        oldest: datetime | None = None
-        until = datetime.now(timezone.utc)
-        rows: list[_HistoryRow] = []
-        for kind, database, start, end, xid, pid, text in fetched:
-            if kind == "window":
-                oldest, until = start, _as_utc(end)
-                continue
-            rows.append(_HistoryRow(database=database, start_time=start, end_time=end, transaction_id=int(xid),
-                                    session_id=int(pid), text=(text or "").rstrip()))
-        return oldest, until, rows
-
-    def _full_texts(self, rows: list[_HistoryRow]) -> dict[tuple[int, int, str], str]:
-        ids = sorted({r.transaction_id for r in rows})
-        try:
-            fetched = self._fetch(self.database, _DDLTEXT.format(ids=_placeholders(len(ids))), ids)
-        except Exception as e:
-            raise IncrementalUnsupported(
-                self.kind, f"a DDL statement longer than {HISTORY_TEXT_LIMIT} characters needs STL_DDLTEXT, "
-                f"which is not readable: {e}"
-            ) from e
-        statements: dict[tuple[int, int, datetime], list[str]] = {}
-        for xid, pid, start, _sequence, chunk in fetched:
-            statements.setdefault((int(xid), int(pid), start), []).append(chunk or "")
-        candidates = {key: unescape_ddltext("".join(chunks)).rstrip() for key, chunks in statements.items()}
-        out: dict[tuple[int, int, str], str] = {}
-        for row in rows:
-            text = _match_full_text(row, candidates)
-            if text is None:
-                raise IncrementalUnsupported(
-                    self.kind, f"a DDL statement of transaction {row.transaction_id} is longer than "
-                    f"{HISTORY_TEXT_LIMIT} characters and STL_DDLTEXT no longer holds its full text"
-                )
-            out[i_key(row)] = text
-        return out
-
-    def _parse_history(self, rows: list[_HistoryRow], texts: list[str]) -> list[tuple[str, DdlEvent]]:
-        events: list[tuple[str, DdlEvent]] = []
-        for row, text in zip(rows, texts):
-            try:
-                events.extend((row.database, event) for event in parse_ddl(text))
-            except DdlParseError as e:
-                raise IncrementalUnsupported(self.kind, f"a DDL statement could not be read ({e})") from e
-        return events
-
-    def _build_changes(self, events: list[tuple[str, DdlEvent]], notes: list[str]) -> dict[str, Any]:
-        resolved = self._resolve_unqualified(events, notes)
-        changed: dict[TableRef, None] = {}
-        dropped: dict[TableRef, None] = {}
-        created_schemas: dict[tuple[str, str], None] = {}
-        dropped_schemas: dict[tuple[str, str], None] = {}
-        cascades = 0
-        for database, event in events:
-            cascades += event.cascade and event.kind == "dropped"
-            if event.kind in ("schema_created", "schema_dropped"):
-                target = created_schemas if event.kind == "schema_created" else dropped_schemas
-                for name in _spellings(event.name.parts[-1], event.name.quoted[-1]):
-                    target[(event.name.database or database, name)] = None
-                continue
-            target_tables = changed if event.kind == "changed" else dropped
-            for ref in _table_refs(database, event.name, resolved):
-                target_tables[ref] = None
-        if cascades:
-            notes.append(
-                f"{cascades} DROP … CASCADE statement(s) in the window: views depending on the dropped tables "
-                "were dropped too without being named; the next full run removes them from the catalog"
-            )
-        return {
-            "changed": sorted(changed, key=_ref_key),
-            "dropped": sorted(dropped, key=_ref_key),
-            "created_schemas": sorted(created_schemas),
-            "dropped_schemas": sorted(dropped_schemas),
-        }
-
-    def _resolve_unqualified(
-        self, events: list[tuple[str, DdlEvent]], notes: list[str]
-    ) -> dict[tuple[str, str], list[str]]:
-        """Return (database, name) -> schemas for names written without a schema.
-
-        The history does not keep the session's ``search_path``: an unqualified name is taken
-        to be in ``default_schema`` and in every schema that holds a relation of that name now.
-        """
-        wanted: dict[str, set[str]] = {}
-        for database, event in events:
-            if event.kind in ("changed", "dropped") and event.name.schema is None:
-                wanted.setdefault(database, set()).update(_spellings(event.name.name, event.name.quoted[-1]))
-        resolved: dict[tuple[str, str], list[str]] = {}
-        for database, names in wanted.items():
-            found: dict[str, set[str]] = {n: {self.default_schema} for n in names}
-            ordered = sorted(names)
-            try:
-                rows = self._fetch(database, _RESOLVE_NAMES.format(names=_placeholders(len(ordered))), ordered)
-            except Exception as e:
-                raise IncrementalUnsupported(self.kind, f"cannot look up unqualified table names: {e}") from e
-            for schema, name in rows:
-                found.setdefault(name, set()).add(schema)
-            resolved.update({(database, n): sorted(s) for n, s in found.items()})
-            notes.append(
-                f"{len(names)} table name(s) in {database} were written without a schema; looked for in "
-                f"{self.default_schema!r} and in the schemas holding them now"
-            )
-        return resolved
+        return reader.changes_since(since, databases)
 
 
-# --------------------------------------------------------------------------- helpers
-
-
-def i_key(row: _HistoryRow) -> tuple[int, int, str]:
-    """Return the key that identifies one history row's statement."""
-    return row.transaction_id, row.session_id, row.text[:200]
-
-
-def _normalized(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _match_full_text(row: _HistoryRow, candidates: dict[tuple[int, int, datetime], str]) -> str | None:
-    prefix = _normalized(row.text)[:1000]
-    for (xid, pid, _start), text in sorted(candidates.items(), key=lambda kv: str(kv[0][2])):
-        if xid == row.transaction_id and pid == row.session_id and _normalized(text).startswith(prefix):
-            return text
-    for (xid, _pid, _start), text in candidates.items():
-        if xid == row.transaction_id and _normalized(text).startswith(prefix):
-            return text
-    return None
-
-
-def _spellings(name: str, quoted: bool) -> list[str]:
-    """Return the names a DDL identifier may refer to (quoted names may be folded by Redshift)."""
-    return [name] if not quoted or name == name.lower() else [name, name.lower()]
-
-
-def _table_refs(database: str, name: QualifiedName, resolved: dict[tuple[str, str], list[str]]) -> list[TableRef]:
-    db = name.database or database
-    tables = _spellings(name.name, name.quoted[-1])
-    if name.schema is not None:
-        schemas = _spellings(name.schema, name.quoted[-2])
-        return [TableRef(database=db, schema_name=s, table=t) for s in schemas for t in tables]
-    return [
-        TableRef(database=db, schema_name=s, table=t)
-        for t in tables
-        for s in resolved.get((database, t), [_DEFAULT_SCHEMA])
-    ]
-
-
-def _ref_key(ref: TableRef) -> tuple[str, str, str]:
-    return ref.database, ref.schema_name, ref.table
-
-
-def _as_utc(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+def _sqlstate(error: BaseException) -> str | None:
+    """Return the SQLSTATE of a ``redshift_connector`` error: its first argument is the server's fields."""
+    fields = error.args[0] if error.args and isinstance(error.args[0], dict) else None
+    return str(fields["C"]) if fields and fields.get("C") else None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -26,12 +27,15 @@ from airflow_provider_omingest.models.entities import (
     TableType,
 )
 from airflow_provider_omingest.models.fqn import build_fqn
-from airflow_provider_omingest.sources.type_mapping import map_duckdb_type, split_duckdb_struct_fields
+from airflow_provider_omingest.sources.sql.type_mapping import map_duckdb_type, split_duckdb_struct_fields
 
 __all__ = [
+    "DuckdbSchemaRows",
+    "build_duckdb_table",
     "count_duckdb_tables",
     "duckdb_now",
     "list_duckdb_schemas",
+    "read_duckdb_rows",
     "read_duckdb_schema",
     "reflect_duckdb_tables",
 ]
@@ -159,6 +163,59 @@ def read_duckdb_schema(conn: Connection, schema: str) -> DatabaseSchema | None:
     return DatabaseSchema(name=schema, description=row[0] or None)
 
 
+@dataclass
+class DuckdbSchemaRows:
+    """One schema's catalog rows, grouped by relation, before any is mapped to an entity."""
+
+    relations: dict[str, Any] = field(default_factory=dict)
+    columns: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))
+    constraints: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))
+
+
+def read_duckdb_rows(conn: Connection, schema: str, keep: Callable[[str, bool], bool]) -> DuckdbSchemaRows:
+    """Read the rows of the relations of one schema that ``keep(name, is_view)`` accepts (three queries).
+
+    :param conn: a connection to DuckDB.
+    :param schema: the schema to read.
+    :param keep: decides, from the name and whether it is a view, which relations to read.
+    """
+    rows = DuckdbSchemaRows()
+    rows.relations = {
+        row.name: row for row in conn.execute(_RELATIONS, {"schema": schema}) if keep(row.name, row.is_view)
+    }
+    if not rows.relations:
+        return rows
+    for row in conn.execute(_COLUMNS, {"schema": schema}):
+        if row.table_name in rows.relations:
+            rows.columns[row.table_name].append(row)
+    for row in conn.execute(_CONSTRAINTS, {"schema": schema}):
+        if row.table_name in rows.relations:
+            rows.constraints[row.table_name].append(row)
+    return rows
+
+
+def build_duckdb_table(rows: DuckdbSchemaRows, name: str, database: str, schema: str) -> Table:
+    """Return the table ``name`` of one schema's rows.
+
+    :param rows: the schema's rows (:func:`read_duckdb_rows`).
+    :param name: the relation.
+    :param database: database name used in the referred-table names of foreign keys.
+    :param schema: the schema (the default schema of referred tables).
+    """
+    rel = rows.relations[name]
+    constraints = sorted((_constraint(r, database, schema) for r in rows.constraints.get(name, ())),
+                         key=_constraint_order)
+    return Table(
+        name=name,
+        table_type=TableType.VIEW if rel.is_view else TableType.REGULAR,
+        description=rel.comment or None,
+        columns=tuple(_column(r) for r in rows.columns.get(name, ())),
+        constraints=tuple(constraints),
+        view_definition=rel.sql if rel.is_view else None,
+        row_count=int(rel.estimated_size) if rel.estimated_size is not None else None,
+    )
+
+
 def reflect_duckdb_tables(
     conn: Connection,
     database: str,
@@ -172,33 +229,8 @@ def reflect_duckdb_tables(
     :param schema: the schema to read.
     :param keep: decides, from the name and whether it is a view, which relations to read.
     """
-    relations = {
-        row.name: row for row in conn.execute(_RELATIONS, {"schema": schema}) if keep(row.name, row.is_view)
-    }
-    if not relations:
-        return []
-    columns = _columns_by_table(conn, schema, relations)
-    constraints = _constraints_by_table(conn, database, schema, relations)
-    return [
-        Table(
-            name=name,
-            table_type=TableType.VIEW if rel.is_view else TableType.REGULAR,
-            description=rel.comment or None,
-            columns=tuple(columns.get(name, ())),
-            constraints=tuple(constraints.get(name, ())),
-            view_definition=rel.sql if rel.is_view else None,
-            row_count=int(rel.estimated_size) if rel.estimated_size is not None else None,
-        )
-        for name, rel in sorted(relations.items())
-    ]
-
-
-def _columns_by_table(conn: Connection, schema: str, wanted: Collection[str]) -> dict[str, list[Column]]:
-    out: dict[str, list[Column]] = defaultdict(list)
-    for row in conn.execute(_COLUMNS, {"schema": schema}):
-        if row.table_name in wanted:
-            out[row.table_name].append(_column(row))
-    return out
+    rows = read_duckdb_rows(conn, schema, keep)
+    return [build_duckdb_table(rows, name, database, schema) for name in sorted(rows.relations)]
 
 
 def _column(row: Any) -> Column:
@@ -225,30 +257,19 @@ def _struct_children(type_string: str) -> tuple[Column, ...]:
     return tuple(children)
 
 
-def _constraints_by_table(
-    conn: Connection, database: str, schema: str, wanted: Collection[str]
-) -> dict[str, list[TableConstraint]]:
-    out: dict[str, list[TableConstraint]] = defaultdict(list)
-    for row in conn.execute(_CONSTRAINTS, {"schema": schema}):
-        if row.table_name not in wanted:
-            continue
-        constraint_type = _CONSTRAINT_TYPES[row.constraint_type]
-        referred_table = None
-        if constraint_type is ConstraintType.FOREIGN_KEY:
-            ref_schema, ref_table = _referenced(row.constraint_text, schema, row.referenced_table)
-            referred_table = build_fqn(database, ref_schema, ref_table)
-        out[row.table_name].append(
-            TableConstraint(
-                constraint_type=constraint_type,
-                columns=tuple(row.constraint_column_names),
-                name=row.constraint_name,
-                referred_table=referred_table,
-                referred_columns=tuple(row.referenced_column_names or ()),
-            )
-        )
-    for constraints in out.values():
-        constraints.sort(key=_constraint_order)
-    return out
+def _constraint(row: Any, database: str, schema: str) -> TableConstraint:
+    constraint_type = _CONSTRAINT_TYPES[row.constraint_type]
+    referred_table = None
+    if constraint_type is ConstraintType.FOREIGN_KEY:
+        ref_schema, ref_table = _referenced(row.constraint_text, schema, row.referenced_table)
+        referred_table = build_fqn(database, ref_schema, ref_table)
+    return TableConstraint(
+        constraint_type=constraint_type,
+        columns=tuple(row.constraint_column_names),
+        name=row.constraint_name,
+        referred_table=referred_table,
+        referred_columns=tuple(row.referenced_column_names or ()),
+    )
 
 
 def _constraint_order(constraint: TableConstraint) -> tuple[int, str, tuple[str, ...]]:

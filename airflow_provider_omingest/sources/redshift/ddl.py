@@ -4,8 +4,12 @@ Used by the Redshift source's incremental extraction, on the text of ``SYS_QUERY
 ``STL_DDLTEXT`` for statements longer than its 4,000 characters). A small tokenizer rather than
 one regular expression per statement, so that what OpenMetadata's regexes miss is handled:
 quoted identifiers with spaces, dots or quotes, comments, several statements in one text,
-``ALTER TABLE … RENAME TO`` (old name dropped, new name created), ``SET SCHEMA``, and
-``CREATE``/``DROP``/``ALTER SCHEMA``.
+``ALTER TABLE … RENAME TO`` (old name dropped, new name created), ``SET SCHEMA``,
+``CREATE``/``DROP``/``ALTER SCHEMA``, ``SELECT … INTO`` after a ``WITH`` clause, and temporary
+tables: a name that begins with ``#`` is a temporary table (Redshift's CREATE TABLE reference,
+parameter *table_name*: https://docs.aws.amazon.com/redshift/latest/dg/r_CREATE_TABLE_NEW.html),
+like one created ``TEMP``; statements on them (``CREATE TABLE #stage``, ``DROP TABLE #stage``,
+``SELECT … INTO #t``) change nothing a catalog holds and yield no event.
 
 Unquoted identifiers are folded to lower case, as Redshift does; quoted ones keep their
 spelling (the source also reports their lower-case form, because Redshift folds quoted
@@ -40,6 +44,7 @@ _TOKEN_RE = re.compile(
   | (?P<qident>"(?:[^"]|"")*(?:"|\Z))
   | (?P<string>[Ee]?'(?:[^'\\]|''|\\.)*(?:'|\Z))
   | (?P<dollar>\$(?P<tag>[A-Za-z_]*)\$.*?(?:\$(?P=tag)\$|\Z))
+  | (?P<tempident>\#[^\W\d][\w$]*)
   | (?P<word>[^\W\d][\w$]*)
   | (?P<number>\d+(?:\.\d*)?)
   | (?P<punct>::|[.,();=*])
@@ -71,7 +76,7 @@ class Token:
 
     @property
     def is_identifier(self) -> bool:
-        return self.kind in ("word", "qident")
+        return self.kind in ("word", "qident", "tempident")
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,11 @@ class QualifiedName:
     @property
     def database(self) -> str | None:
         return self.parts[-3] if len(self.parts) >= 3 else None
+
+    @property
+    def is_temporary(self) -> bool:
+        """Return whether the name is a temporary table's (``#name``: session-local, never catalogued)."""
+        return self.parts[-1].startswith("#") and not self.quoted[-1]
 
     def parent(self) -> QualifiedName:
         """Return the name without its last part (the table of a ``COMMENT ON COLUMN``)."""
@@ -214,7 +224,7 @@ class _Cursor:
             tok = self.peek()
             if tok is None or not tok.is_identifier:
                 raise DdlParseError(f"expected a name in: {self.statement[:200]!r}")
-            parts.append(tok.value if tok.kind == "qident" else tok.value.lower())
+            parts.append(tok.value if tok.kind == "qident" else tok.value.lower())  # unquoted: folded
             quoted.append(tok.kind == "qident")
             self.pos += 1
             if not self.accept_punct("."):
@@ -249,7 +259,7 @@ def parse_ddl(text: str) -> list[DdlEvent]:
         if any(t.kind == "cut" for t in statement):
             raise DdlParseError(f"the statement text is cut off: {text[:200]!r}")
         events.extend(_parse_statement(_Cursor(statement, text)))
-    return events
+    return [e for e in events if e.kind in ("schema_created", "schema_dropped") or not e.name.is_temporary]
 
 
 def _parse_statement(cur: _Cursor) -> list[DdlEvent]:
@@ -266,6 +276,8 @@ def _parse_statement(cur: _Cursor) -> list[DdlEvent]:
     if head == "comment" and cur.accept("comment", "on"):
         return _parse_comment(cur)
     if head == "select":
+        return _parse_select_into(cur)
+    if head == "with" and _skip_with_clause(cur) and cur.peek_keyword() == "select":
         return _parse_select_into(cur)
     return []
 
@@ -346,9 +358,48 @@ def _parse_comment(cur: _Cursor) -> list[DdlEvent]:
     return []
 
 
+def _skip_with_clause(cur: _Cursor) -> bool:
+    """Skip ``WITH [RECURSIVE] name [(columns)] AS (query) [, ...]``; return whether it was read whole.
+
+    SELECT INTO may start with a WITH clause (Redshift's SELECT INTO reference:
+    https://docs.aws.amazon.com/redshift/latest/dg/r_SELECT_INTO.html).
+    """
+    cur.accept("with")
+    cur.accept("recursive")
+    while True:
+        tok = cur.peek()
+        if tok is None or not tok.is_identifier:
+            return False
+        cur.pos += 1
+        if cur.peek() is not None and cur.peek().kind == "punct" and cur.peek().value == "(":
+            _skip_parentheses(cur)
+        if not cur.accept("as") or not _skip_parentheses(cur):
+            return False
+        if not cur.accept_punct(","):
+            return True
+
+
+def _skip_parentheses(cur: _Cursor) -> bool:
+    """Skip one balanced parenthesised group at the cursor; return whether there was one."""
+    tok = cur.peek()
+    if tok is None or tok.kind != "punct" or tok.value != "(":
+        return False
+    depth = 0
+    while (tok := cur.peek()) is not None:
+        cur.pos += 1
+        if tok.kind == "punct" and tok.value == "(":
+            depth += 1
+        elif tok.kind == "punct" and tok.value == ")":
+            depth -= 1
+            if depth == 0:
+                return True
+    return False
+
+
 def _parse_select_into(cur: _Cursor) -> list[DdlEvent]:
     depth = 0
-    for i, tok in enumerate(cur.tokens):
+    start = cur.pos
+    for i, tok in enumerate(cur.tokens[start:], start=start):
         if tok.kind == "punct" and tok.value in "()":
             depth += 1 if tok.value == "(" else -1
         elif depth == 0 and tok.keyword == "from":

@@ -22,8 +22,8 @@ from airflow_provider_omingest.models.entities import (
     TableType,
 )
 from airflow_provider_omingest.models.fqn import build_fqn
-from airflow_provider_omingest.sources.redshift_ddl import split_column_list
-from airflow_provider_omingest.sources.type_mapping import TypeInfo
+from airflow_provider_omingest.sources.column_types import TypeInfo
+from airflow_provider_omingest.sources.redshift.ddl import split_column_list
 
 __all__ = [
     "MV_INTERNAL_TABLE",
@@ -143,6 +143,8 @@ class RelationRow:
     external: bool = False
     properties: dict[str, str] = field(default_factory=dict)
     row_count: int | None = None
+    #: ``pg_class.oid`` qualified by the database (``None`` for Spectrum tables, which have none).
+    object_id: str | None = None
 
     @property
     def is_view(self) -> bool:
@@ -453,6 +455,7 @@ def build_table(
         partition_columns=partition_columns,
         properties=properties,
         row_count=relation.row_count,
+        object_id=relation.object_id,
     )
 
 

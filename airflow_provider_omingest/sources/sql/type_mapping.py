@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import types as sqltypes
 from sqlalchemy.types import UserDefinedType
 
-from airflow_provider_omingest.models.entities import Column
+from airflow_provider_omingest.sources.column_types import TypeInfo, split_top_level
 
 __all__ = [
     "DUCKDB_TYPE_NAMES",
@@ -231,21 +231,6 @@ POSTGRES_TYPE_NAMES: dict[str, str] = {
 }
 
 _warned: set[str] = set()
-
-
-class TypeInfo(NamedTuple):
-    """A column type, normalised: OpenMetadata's type plus the facts the catalog keeps."""
-
-    data_type: str
-    data_type_display: str
-    array_data_type: str | None = None
-    data_length: int | None = None
-    precision: int | None = None
-    scale: int | None = None
-
-    def column(self, name: str, **fields: Any) -> Column:
-        """Return a column of this type; ``fields`` set the other fields (and may override the type's)."""
-        return Column(name=name, **{**self._asdict(), **fields})
 
 
 class SourceType(UserDefinedType):
@@ -468,24 +453,6 @@ def split_duckdb_struct_fields(type_string: str) -> list[tuple[str, str]]:
         name, type_part = _split_field(part.strip())
         fields.append((name, type_part))
     return fields
-
-
-def split_top_level(text: str) -> list[str]:
-    """Split on commas outside parentheses and double quotes."""
-    parts: list[str] = []
-    depth, quoted, start = 0, False, 0
-    for i, ch in enumerate(text):
-        if ch == '"':
-            quoted = not quoted
-        elif not quoted and ch == "(":
-            depth += 1
-        elif not quoted and ch == ")":
-            depth -= 1
-        elif not quoted and depth == 0 and ch == ",":
-            parts.append(text[start:i])
-            start = i + 1
-    parts.append(text[start:])
-    return parts
 
 
 def _split_field(part: str) -> tuple[str, str]:

@@ -8,7 +8,7 @@ fields, descriptions, policy tags, partitioning and clustering columns). Queries
 ``jobs.query`` and return their first page in the same request.
 
 Incremental extraction reads Cloud Logging audit entries, one query per project and run
-(:mod:`~airflow_provider_omingest.sources.bigquery_audit`). Without the Logs Viewer role
+(:mod:`~airflow_provider_omingest.sources.bigquery.audit`). Without the Logs Viewer role
 :meth:`BigQuerySource.changes_since` raises :class:`IncrementalUnsupported` naming the missing
 role, and :meth:`BigQuerySource.table_digests` offers the fallback: one listing query per
 project and location over the datasets' ``__TABLES__`` (creation and last modification
@@ -35,12 +35,12 @@ from airflow_provider_omingest.exceptions import (
 from airflow_provider_omingest.models.entities import DatabaseSchema, TableType
 from airflow_provider_omingest.models.units import SchemaSnapshot
 from airflow_provider_omingest.sources.base import Source, TableSelection, unit_snapshot
-from airflow_provider_omingest.sources.bigquery_audit import (
+from airflow_provider_omingest.sources.bigquery.audit import (
     audit_filter,
     change_set_from_events,
     event_from_entry,
 )
-from airflow_provider_omingest.sources.bigquery_mapping import (
+from airflow_provider_omingest.sources.bigquery.mapping import (
     TABLE_OPTION_NAMES,
     ColumnRow,
     TableRow,

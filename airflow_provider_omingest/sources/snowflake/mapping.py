@@ -25,7 +25,7 @@ from airflow_provider_omingest.models.entities import (
     TableType,
 )
 from airflow_provider_omingest.models.fqn import build_fqn
-from airflow_provider_omingest.sources.type_mapping import TypeInfo, split_top_level
+from airflow_provider_omingest.sources.column_types import TypeInfo, split_top_level
 
 __all__ = [
     "SNOWFLAKE_TYPE_NAMES",

@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_omingest.config import Filters
-from airflow_provider_omingest.models.entities import ConstraintType, Table, TableType
-from airflow_provider_omingest.models.units import WorkUnit
-from airflow_provider_omingest.sources.demo_warehouse import (
+from airflow_provider_omingest.demo.warehouse import (
     DEMO_SCHEMAS,
     build_demo_warehouse,
     mutate_demo_warehouse,
 )
-from airflow_provider_omingest.sources.sqlalchemy_source import SqlAlchemySource
+from airflow_provider_omingest.models.entities import ConstraintType, Table, TableType
+from airflow_provider_omingest.models.units import WorkUnit
+from airflow_provider_omingest.sources.sql.source import SqlAlchemySource
 
 
 def read_all(path: Path) -> dict[str, Table]:

@@ -1,29 +1,30 @@
 """A generic source for any database SQLAlchemy can reflect (PostgreSQL, SQLite, DuckDB, ...).
 
 PostgreSQL 14 and later is read from ``pg_catalog`` in two statements per work unit, whatever
-its number of schemas and tables (:mod:`~airflow_provider_omingest.sources.postgres_reflection`).
+its number of schemas and tables (:mod:`~airflow_provider_omingest.sources.sql.postgres_reflection`).
 DuckDB is read from its own catalog functions
-(:mod:`~airflow_provider_omingest.sources.duckdb_reflection`). Other databases, and older
+(:mod:`~airflow_provider_omingest.sources.sql.duckdb_reflection`). Other databases, and older
 PostgreSQL servers, are read schema by schema through the SQLAlchemy 2 ``Inspector.get_multi_*``
 methods (one query per facet per schema), with dialect queries for what the Inspector only offers
 per table on PostgreSQL (relation kinds, view definitions, partition keys, schema comments).
 
 On PostgreSQL, DuckDB and SQLite, :meth:`SqlAlchemySource.table_digests` hashes each table's
-structure in the database (:mod:`~airflow_provider_omingest.sources.sql_digests`) and
+structure in the database (:mod:`~airflow_provider_omingest.sources.sql.digests`) and
 :meth:`SqlAlchemySource.extract` sets the same digests (PostgreSQL: in the statement that reads
 the structure; DuckDB and SQLite: one more query per schema, read first).
 """
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import bindparam, create_engine, inspect, text
+from sqlalchemy import bindparam, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.engine.reflection import Inspector, ObjectKind
 from sqlalchemy.exc import NoSuchModuleError
@@ -44,28 +45,46 @@ from airflow_provider_omingest.models.entities import (
     TableType,
 )
 from airflow_provider_omingest.models.fqn import build_fqn
-from airflow_provider_omingest.models.units import SchemaSnapshot
-from airflow_provider_omingest.sources import duckdb_reflection, postgres_reflection, sql_digests
-from airflow_provider_omingest.sources.base import Source, TableSelection, unit_snapshot
-from airflow_provider_omingest.sources.type_mapping import (
+from airflow_provider_omingest.sources.base import (
+    SchemaRead,
+    Source,
+    TableSelection,
+    as_utc,
+    timeout_seconds,
+)
+from airflow_provider_omingest.sources.sql import digests as sql_digests
+from airflow_provider_omingest.sources.sql import duckdb_reflection, postgres_reflection
+from airflow_provider_omingest.sources.sql.type_mapping import (
     TypeInfo,
     extend_postgres_type_names,
     map_sqlalchemy_type,
 )
+from airflow_provider_omingest.sources.sqlstate import is_transient_login_failure, is_transient_sqlstate
 
 if TYPE_CHECKING:
-    from airflow_provider_omingest.config import Filters
     from airflow_provider_omingest.models.units import WorkUnit
 
-__all__ = ["SqlAlchemySource"]
+__all__ = ["DEFAULT_LOCK_TIMEOUT", "DEFAULT_STATEMENT_TIMEOUT", "SqlAlchemySource"]
 
 log = logging.getLogger(__name__)
 
 #: Keep function deciding, from a relation's name and whether it is a view, whether to read it.
 KeepFn = Callable[[str, bool], bool]
 
-#: Above this many names, read the whole schema and filter in Python rather than bind each name.
-MAX_FILTER_NAMES = 5000
+#: Builds each named table; failures go to the unreflectable list (:meth:`Source.build_tables`).
+BuildTables = Callable[[str, str, Sequence[str], Callable[[str], Table]], tuple[list[Table], dict[str, str]]]
+
+#: Seconds one statement may run by default: far more than any metadata query needs.
+DEFAULT_STATEMENT_TIMEOUT = 600.0
+#: Seconds a statement may wait for a lock by default (a table locked by a long DDL or VACUUM FULL).
+DEFAULT_LOCK_TIMEOUT = 30.0
+
+#: PostgreSQL drivers that take libpq's ``options`` (session settings in the startup packet).
+_LIBPQ_DRIVERS = frozenset({"psycopg", "psycopg2"})
+
+#: DuckDB errors a retry cannot fix (a missing object, a refused statement).
+_DUCKDB_TERMINAL = frozenset({"CatalogException", "BinderException", "ParserException", "PermissionException",
+                              "NotImplementedException"})
 
 _EXTRAS = {"postgresql": "postgres", "duckdb": "duckdb"}
 
@@ -144,14 +163,24 @@ class _Relation:
 class SqlAlchemySource(Source):
     """Read metadata from one database through SQLAlchemy, over one pooled connection.
 
+    Every statement is bounded: on PostgreSQL by ``statement_timeout`` and ``lock_timeout``
+    (session settings sent at connect, no extra round trip), on SQLite by ``lock_timeout`` (the
+    busy timeout). DuckDB has no statement timeout and does not wait for a file another process
+    holds: it fails at once. A SQLite or DuckDB file that does not exist is refused before
+    connecting (both would create an empty database and every run would find 0 tables).
+
     :param url: SQLAlchemy URL, e.g. ``postgresql+psycopg://user@host/db`` or ``duckdb:///w.duckdb``.
     :param database_name: name to report for the database, instead of the one the server gives.
     :param engine_kwargs: extra arguments for :func:`sqlalchemy.create_engine`.
     :param digest_connections: PostgreSQL: connections that compute the digests of a database's
         schemas at once (the plan of an incremental run); the server spreads them over its cores.
+    :param statement_timeout: seconds one statement may run (PostgreSQL); 0: no limit.
+    :param lock_timeout: seconds a statement may wait for a lock (PostgreSQL, SQLite); 0: no limit.
     """
 
     kind: ClassVar[str] = "sqlalchemy"
+    #: Above this many names, read the whole schema and filter in Python rather than bind each name.
+    max_bound_names: ClassVar[int] = 5000
 
     def __init__(
         self,
@@ -160,6 +189,8 @@ class SqlAlchemySource(Source):
         database_name: str | None = None,
         engine_kwargs: dict[str, Any] | None = None,
         digest_connections: int = 2,
+        statement_timeout: float | None = DEFAULT_STATEMENT_TIMEOUT,
+        lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
     ) -> None:
         if not 1 <= digest_connections <= 16:
             raise ConfigError("digest_connections", digest_connections, "must be between 1 and 16")
@@ -167,8 +198,13 @@ class SqlAlchemySource(Source):
         self.database_name = database_name
         self.engine_kwargs = dict(engine_kwargs or {})
         self.digest_connections = digest_connections
+        self.statement_timeout = timeout_seconds("statement_timeout", statement_timeout, None)
+        self.lock_timeout = timeout_seconds("lock_timeout", lock_timeout, None)
         self.kind = self.url.get_backend_name()  # type: ignore[misc]
         self._engine: Engine | None = None
+
+    def __repr__(self) -> str:
+        return f"SqlAlchemySource({self.url.render_as_string(hide_password=True)!r})"
 
     # ------------------------------------------------------------------ connection
 
@@ -180,7 +216,11 @@ class SqlAlchemySource(Source):
         return self._engine
 
     def _create_engine(self) -> Engine:
+        self._require_database_file()
         kwargs = {**self._pool_kwargs(), **self._dialect_kwargs(), **self.engine_kwargs}
+        connect_args = {**self._timeout_connect_args(), **dict(self.engine_kwargs.get("connect_args") or {})}
+        if connect_args:
+            kwargs["connect_args"] = connect_args
         try:
             engine = create_engine(self.url, **kwargs)
         except (ImportError, NoSuchModuleError) as e:
@@ -190,7 +230,24 @@ class SqlAlchemySource(Source):
             raise MissingDependency(f"The {self.kind} driver ({e})", extra) from e
         if engine.dialect.name == "postgresql":
             extend_postgres_type_names(engine.dialect)
+            if self.url.get_driver_name() not in _LIBPQ_DRIVERS:
+                event.listen(engine, "connect", self._set_postgres_timeouts)
         return engine
+
+    def _require_database_file(self) -> None:
+        """Refuse a SQLite or DuckDB file that does not exist: connecting would create an empty one."""
+        if self.kind not in ("sqlite", "duckdb"):
+            return
+        path = self.url.database
+        if not path or path == ":memory:" or path.startswith(("file:", "md:", "motherduck:")):
+            return
+        if not Path(path).expanduser().exists():
+            raise ConfigError(
+                f"{self.kind} database file", path,
+                f"it does not exist. Check the path (the connection's host, or the URL); {self.kind} would "
+                "create an empty database there and every run would find 0 tables. Create the database first "
+                "if it is new.",
+            )
 
     def _pool_kwargs(self) -> dict[str, Any]:
         if "poolclass" in self.engine_kwargs or "pool" in self.engine_kwargs:
@@ -212,11 +269,65 @@ class SqlAlchemySource(Source):
             kwargs["use_native_hstore"] = False
         return kwargs
 
+    def _postgres_settings(self) -> dict[str, int]:
+        settings = {}
+        if self.statement_timeout is not None:
+            settings["statement_timeout"] = int(self.statement_timeout * 1000)
+        if self.lock_timeout is not None:
+            settings["lock_timeout"] = int(self.lock_timeout * 1000)
+        return settings
+
+    def _timeout_connect_args(self) -> dict[str, Any]:
+        """Return the driver arguments that bound every statement (merged with the URL's own)."""
+        if self.kind == "postgresql" and self.url.get_driver_name() in _LIBPQ_DRIVERS:
+            # libpq's ``options`` sets the session settings in the startup packet: no round trip.
+            options = " ".join(f"-c {k}={v}" for k, v in self._postgres_settings().items())
+            given = self.url.query.get("options")
+            given = " ".join(given) if isinstance(given, tuple) else given
+            return {"options": f"{given} {options}".strip() if given else options} if options else {}
+        if self.kind == "sqlite" and self.lock_timeout is not None and "timeout" not in self.url.query:
+            return {"timeout": self.lock_timeout}
+        return {}
+
+    def _set_postgres_timeouts(self, dbapi_connection: Any, _record: Any) -> None:
+        """Set the timeouts on a new connection of a driver without libpq options (one statement)."""
+        settings = self._postgres_settings()
+        if not settings:
+            return
+        cursor = dbapi_connection.cursor()
+        try:
+            for name, value in settings.items():
+                cursor.execute(f"set {name} = {int(value)}")
+        finally:
+            cursor.close()
+
     def close(self) -> None:
         """Dispose of the engine and its connection."""
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
+
+    # ------------------------------------------------------------------ errors
+
+    def is_transient(self, error: BaseException) -> bool:
+        """Return whether a retry can help: by SQLSTATE (PostgreSQL), by DuckDB's or SQLite's error kind."""
+        cause = getattr(error, "orig", None) or error
+        code = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+        if code:
+            return is_transient_sqlstate(code)
+        if self.kind == "postgresql":
+            return is_transient_login_failure(str(cause))
+        name = type(cause).__name__
+        if name in _DUCKDB_TERMINAL:
+            return False
+        if type(cause).__module__ == "sqlite3":
+            return "locked" in str(cause) or "busy" in str(cause)
+        return True
+
+    def describe_error(self, error: BaseException) -> str:
+        """Return the driver's message without SQLAlchemy's statement and parameters."""
+        cause = getattr(error, "orig", None) or error
+        return super().describe_error(cause)
 
     # ------------------------------------------------------------------ listing
 
@@ -224,7 +335,7 @@ class SqlAlchemySource(Source):
         """Return the source's clock as an aware UTC datetime."""
         if self.kind == "postgresql":
             with self._listing(self.url.database or self.kind) as conn:
-                return conn.execute(text("select now()")).scalar_one().astimezone(timezone.utc)
+                return as_utc(conn.execute(text("select now()")).scalar_one())
         if self.kind == "duckdb":
             with self._listing(self.url.database or self.kind) as conn:
                 return duckdb_reflection.duckdb_now(conn)
@@ -283,9 +394,12 @@ class SqlAlchemySource(Source):
         :param database: the database.
         :param schemas: the schemas to read.
         :raises IncrementalUnsupported: for dialects without a digest query.
+        :raises SourceError: when the digests cannot be read (a lock held longer than
+            ``lock_timeout``, a statement longer than ``statement_timeout``, ...); its ``schema``
+            is set when one schema was being read.
         """
         self._require_digests()
-        with self._listing(database) as conn:
+        with self._listing(database, _only(schemas)) as conn:
             if not sql_digests.supports_digests(conn):
                 version = ".".join(map(str, conn.dialect.server_version_info or ()))
             elif self.kind != "postgresql" or self.digest_connections == 1 or len(schemas) < 2:
@@ -301,12 +415,13 @@ class SqlAlchemySource(Source):
         groups = [schemas[i :: self.digest_connections] for i in range(min(self.digest_connections, len(schemas)))]
 
         def read(group: list[str]) -> dict[str, dict[str, str]]:
-            with self._listing(database) as other:
+            with self._listing(database, _only(group)) as other:
                 return sql_digests.read_table_digests(other, group)
 
         with ThreadPoolExecutor(max_workers=len(groups) - 1, thread_name_prefix="omingest-digests") as pool:
             others = [pool.submit(read, group) for group in groups[1:]]
-            digests = sql_digests.read_table_digests(conn, groups[0])
+            with self.reading(database, _only(groups[0])):
+                digests = sql_digests.read_table_digests(conn, groups[0])
             for future in others:
                 digests.update(future.result())
         return {s: digests[s] for s in schemas}
@@ -315,46 +430,44 @@ class SqlAlchemySource(Source):
         if self.kind not in sql_digests.DIGEST_DIALECTS:
             raise IncrementalUnsupported(self.kind, f"no digest query for dialect {self.kind}; runs are full")
 
-    def _listing(self, database: str) -> _ListingConnection:
-        return _ListingConnection(self.engine, database)
+    @contextmanager
+    def _listing(self, database: str, schema: str | None = None) -> Iterator[Connection]:
+        """Yield a connection; a failure to connect or to read becomes a classified :class:`SourceError`."""
+        with self.reading(database, schema):
+            engine = self.engine
+            with engine.connect() as conn:
+                yield conn
 
     # ------------------------------------------------------------------ extraction
 
-    def extract(
-        self, unit: WorkUnit, filters: Filters, include_views: bool = True
-    ) -> Iterator[SchemaSnapshot]:
-        """Yield one snapshot per schema of ``unit``, each read in bulk.
+    def read_unit(
+        self, unit: WorkUnit, selections: Mapping[str, TableSelection]
+    ) -> Iterator[tuple[str, SchemaRead]]:
+        """Read the unit: PostgreSQL 14+ in two statements for all its schemas, others schema by schema.
 
         :param unit: the schemas (and optionally the slice or the tables) to read.
-        :param filters: table filters; tables they reject are left out.
-        :param include_views: whether to read views and materialized views.
-        :raises SourceError: when a schema cannot be read (it does not exist, permission, ...).
+        :param selections: schema -> what to read of it.
         """
-        selections = {s: TableSelection.of(unit, s, filters, include_views) for s in unit.schemas}
-        engine = self.engine  # a missing driver is not a schema failure
+        engine = self.engine  # a missing driver or database file is not a schema failure
         if self.kind == "postgresql":
-            try:
-                with engine.connect() as conn:
-                    if postgres_reflection.supports_bulk_reads(conn):
-                        yield from self._read_postgres_unit(conn, unit, selections)
-                        return
-            except SourceError:
-                raise
-            except Exception as e:
-                raise SourceError(unit.database, ", ".join(unit.schemas), str(e)) from e
-        for schema, selection in selections.items():
-            names = selection.bindable_names(MAX_FILTER_NAMES)
-            schema_entity, tables = self._read_schema(unit.database, schema, selection.keeps,
-                                                      None if names is None else tuple(names))
-            log.info("Read %d tables from %s.%s.", len(tables), unit.database, schema)
-            yield unit_snapshot(unit, schema, schema_entity, tables)
+            reads: dict[str, SchemaRead] | None = None
+            with self.reading(unit.database, ", ".join(unit.schemas)), engine.connect() as conn:
+                if postgres_reflection.supports_bulk_reads(conn):
+                    reads = self._read_postgres_unit(conn, unit.database, selections)
+            if reads is not None:
+                for schema in selections:
+                    if schema not in reads:
+                        raise SourceError(unit.database, schema, "the schema does not exist", retryable=False)
+                    yield schema, reads[schema]
+                return
+        yield from super().read_unit(unit, selections)
 
     def _read_postgres_unit(
-        self, conn: Connection, unit: WorkUnit, selections: dict[str, TableSelection]
-    ) -> Iterator[SchemaSnapshot]:
+        self, conn: Connection, database: str, selections: Mapping[str, TableSelection]
+    ) -> dict[str, SchemaRead]:
         """Read a whole unit from pg_catalog: one listing, then one read of the selected relations."""
         # An incremental unit names its tables: list only those (a bounded number of names).
-        named = [sel.bindable_names(MAX_FILTER_NAMES) for sel in selections.values()]
+        named = [sel.bindable_names(self.max_bound_names) for sel in selections.values()]
         names = None if any(n is None for n in named) else sorted({name for n in named for name in n or ()})
         listings = postgres_reflection.list_relations(conn, list(selections), names)
         wanted: dict[int, tuple[str, str]] = {}
@@ -365,34 +478,38 @@ class SqlAlchemySource(Source):
             for name, (oid, is_view) in listing.relations.items():
                 if selection.keeps(name, is_view):
                     wanted[oid] = (schema, name)
-        tables = postgres_reflection.read_relations(conn, unit.database, wanted)
-        for schema in selections:
-            if schema not in listings:
-                raise SourceError(unit.database, schema, "the schema does not exist")
-            schema_tables = tables.get(schema, [])
-            log.info("Read %d tables from %s.%s.", len(schema_tables), unit.database, schema)
-            yield unit_snapshot(unit, schema, listings[schema].schema, schema_tables)
+        rows = postgres_reflection.read_relations(conn, wanted)
+        builder = postgres_reflection.TableBuilder(database)
+        reads: dict[str, SchemaRead] = {}
+        for schema, listing in listings.items():
+            schema_rows = rows.get(schema, {})
+            tables, unreflectable = self.build_tables(
+                database, schema, sorted(schema_rows), lambda name, r=schema_rows: builder.build(r[name], name)
+            )
+            reads[schema] = SchemaRead(listing.schema, tables, unreflectable)
+        return reads
 
-    def _read_schema(
-        self, database: str, schema: str, keep: KeepFn, names: tuple[str, ...] | None = None
-    ) -> tuple[DatabaseSchema, list[Table]]:
-        """Read one schema; ``names``: only these relations can be kept (incremental), read only them."""
-        engine = self.engine
-        try:
-            with engine.connect() as conn:
-                # Digests first: a DDL racing the reads leaves an older digest, refetched next run.
-                digests = self._schema_digests(conn, schema, names)
-                if self.kind == "duckdb":
-                    schema_entity, tables = _read_duckdb(conn, database, schema, keep)
-                else:
-                    schema_entity, tables = _read_with_inspector(conn, database, schema, keep, names)
-        except SourceError:
-            raise
-        except Exception as e:
-            raise SourceError(database, schema, str(e)) from e
+    def read_schema(self, database: str, schema: str, selection: TableSelection) -> SchemaRead:
+        """Read one schema (DuckDB, SQLite, other dialects, PostgreSQL before 14).
+
+        :param database: the database.
+        :param schema: the schema.
+        :param selection: which relations to keep; an incremental unit's names are read alone.
+        """
+        bound = selection.bindable_names(self.max_bound_names)
+        names = None if bound is None else tuple(bound)
+        with self.engine.connect() as conn:
+            # Digests first: a DDL racing the reads leaves an older digest, refetched next run.
+            digests = self._schema_digests(conn, schema, names)
+            if self.kind == "duckdb":
+                schema_entity, tables, unreflectable = _read_duckdb(
+                    conn, database, schema, selection.keeps, self.build_tables)
+            else:
+                schema_entity, tables, unreflectable = _read_with_inspector(
+                    conn, database, schema, selection.keeps, names, self.build_tables)
         if digests:
             tables = [t.model_copy(update={"source_digest": digests.get(t.name)}) for t in tables]
-        return schema_entity, tables
+        return SchemaRead(schema_entity, tables, unreflectable)
 
     def _schema_digests(self, conn: Connection, schema: str, names: tuple[str, ...] | None = None) -> dict[str, str]:
         if self.kind not in sql_digests.DIGEST_DIALECTS or not sql_digests.supports_digests(conn):
@@ -400,25 +517,9 @@ class SqlAlchemySource(Source):
         return sql_digests.read_table_digests(conn, [schema], tables=names)[schema]
 
 
-class _ListingConnection:
-    """Context manager: a connection whose failures become :class:`SourceError` for a database."""
-
-    def __init__(self, engine: Engine, database: str) -> None:
-        self.engine, self.database = engine, database
-        self.conn: Connection | None = None
-
-    def __enter__(self) -> Connection:
-        try:
-            self.conn = self.engine.connect()
-        except Exception as e:
-            raise SourceError(self.database, None, str(e)) from e
-        return self.conn
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
-        assert self.conn is not None
-        self.conn.close()
-        if isinstance(exc, Exception) and not isinstance(exc, SourceError):
-            raise SourceError(self.database, None, str(exc)) from exc
+def _only(schemas: Sequence[str]) -> str | None:
+    """Return the schema when exactly one is read (a failure then names it), else None."""
+    return schemas[0] if len(schemas) == 1 else None
 
 
 # ---------------------------------------------------------------------- counting
@@ -454,20 +555,26 @@ def _count_generic_tables(conn: Connection, schemas: list[str]) -> dict[str, int
 
 
 def _read_duckdb(
-    conn: Connection, database: str, schema: str, keep: KeepFn
-) -> tuple[DatabaseSchema, list[Table]]:
+    conn: Connection, database: str, schema: str, keep: KeepFn, build_tables: BuildTables
+) -> tuple[DatabaseSchema, list[Table], dict[str, str]]:
     schema_entity = duckdb_reflection.read_duckdb_schema(conn, schema)
     if schema_entity is None:
-        raise SourceError(database, schema, "the schema does not exist")
-    return schema_entity, duckdb_reflection.reflect_duckdb_tables(conn, database, schema, keep)
+        raise SourceError(database, schema, "the schema does not exist", retryable=False)
+    rows = duckdb_reflection.read_duckdb_rows(conn, schema, keep)
+    tables, unreflectable = build_tables(
+        database, schema, sorted(rows.relations),
+        lambda name: duckdb_reflection.build_duckdb_table(rows, name, database, schema),
+    )
+    return schema_entity, tables, unreflectable
 
 
 # ---------------------------------------------------------------------- Inspector-based
 
 
 def _read_with_inspector(
-    conn: Connection, database: str, schema: str, keep: KeepFn, names: tuple[str, ...] | None = None
-) -> tuple[DatabaseSchema, list[Table]]:
+    conn: Connection, database: str, schema: str, keep: KeepFn, names: tuple[str, ...] | None,
+    build_tables: BuildTables,
+) -> tuple[DatabaseSchema, list[Table], dict[str, str]]:
     insp = inspect(conn)
     if conn.dialect.name == "postgresql":
         schema_entity = _pg_schema(conn, schema)
@@ -476,15 +583,17 @@ def _read_with_inspector(
         schema_entity = _generic_schema(insp, schema)
         relations = _generic_relations(insp, schema) if schema_entity else {}
     if schema_entity is None:
-        raise SourceError(database, schema, "the schema does not exist")
+        raise SourceError(database, schema, "the schema does not exist", retryable=False)
     kept = {name: rel for name, rel in relations.items() if keep(name, rel.is_view)}
     if not kept:
-        return schema_entity, []
+        return schema_entity, [], {}
     if conn.dialect.name != "postgresql":
         _fill_view_definitions(insp, schema, kept)
     # Relations listed by name (``names``) are not the whole schema: the bulk reads filter by name.
     all_kept = len(kept) == len(relations) and (names is None or conn.dialect.name != "postgresql")
-    return schema_entity, _build_tables(insp, conn, database, schema, kept, all_kept=all_kept)
+    tables, unreflectable = _build_tables(insp, conn, database, schema, kept, all_kept=all_kept,
+                                          build_tables=build_tables)
+    return schema_entity, tables, unreflectable
 
 
 def _pg_schema(conn: Connection, schema: str) -> DatabaseSchema | None:
@@ -544,9 +653,10 @@ def _build_tables(
     relations: dict[str, _Relation],
     *,
     all_kept: bool,
-) -> list[Table]:
+    build_tables: BuildTables,
+) -> tuple[list[Table], dict[str, str]]:
     names = sorted(relations)
-    filter_names = None if all_kept or len(names) > MAX_FILTER_NAMES else names
+    filter_names = None if all_kept or len(names) > SqlAlchemySource.max_bound_names else names
     has_views = any(rel.is_view for rel in relations.values())
     opts: dict[str, Any] = {
         "schema": schema,
@@ -561,9 +671,9 @@ def _build_tables(
     fk_default_schema = (
         conn.dialect.default_schema_name if conn.dialect.name == "postgresql" else None
     ) or schema
-    tables = []
     type_cache: dict[Any, TypeInfo] = {}  # a schema has thousands of columns and a few dozen types
-    for name in names:
+
+    def build(name: str) -> Table:
         rel = relations[name]
         constraints = [
             *_primary_key(primary_keys.get(name)),
@@ -573,22 +683,19 @@ def _build_tables(
                 key=_name_and_columns,
             ),
         ]
-        tables.append(
-            Table(
-                name=name,
-                table_type=rel.table_type,
-                description=(comments.get(name) or {}).get("text"),
-                columns=tuple(
-                    _column(c, conn, i, type_cache) for i, c in enumerate(columns.get(name, ()), start=1)
-                ),
-                constraints=tuple(constraints),
-                view_definition=rel.view_definition,
-                partition_columns=rel.partition_columns,
-                properties=rel.properties,
-                row_count=rel.row_count,
-            )
+        return Table(
+            name=name,
+            table_type=rel.table_type,
+            description=(comments.get(name) or {}).get("text"),
+            columns=tuple(_column(c, conn, i, type_cache) for i, c in enumerate(columns.get(name, ()), start=1)),
+            constraints=tuple(constraints),
+            view_definition=rel.view_definition,
+            partition_columns=rel.partition_columns,
+            properties=rel.properties,
+            row_count=rel.row_count,
         )
-    return tables
+
+    return build_tables(database, schema, names, build)
 
 
 def _name_and_columns(constraint: TableConstraint) -> tuple[str, tuple[str, ...]]:
