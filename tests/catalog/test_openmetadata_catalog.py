@@ -15,7 +15,6 @@ from airflow_provider_omingest.catalog.openmetadata import OpenMetadataCatalog
 from airflow_provider_omingest.config import IngestionSettings
 from airflow_provider_omingest.demo.warehouse import build_demo_warehouse, mutate_demo_warehouse
 from airflow_provider_omingest.engine.runner import run_ingestion
-from airflow_provider_omingest.models.run import RunRequest
 from airflow_provider_omingest.exceptions import CatalogError
 from airflow_provider_omingest.models.entities import (
     Column,
@@ -25,6 +24,7 @@ from airflow_provider_omingest.models.entities import (
     TableType,
 )
 from airflow_provider_omingest.models.fqn import build_fqn, split_fqn
+from airflow_provider_omingest.models.run import RunRequest
 from airflow_provider_omingest.sources.sql.source import SqlAlchemySource
 from tests.openmetadata_standin import OpenMetadataStandIn
 from tests.support.openmetadata_spec import SPEC_ENV_VAR, spec_dir

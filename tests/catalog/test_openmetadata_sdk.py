@@ -23,11 +23,11 @@ import pytest
 
 from airflow_provider_omingest.catalog.openmetadata import OpenMetadataCatalog
 from airflow_provider_omingest.config import IngestionSettings
+from airflow_provider_omingest.demo.warehouse import build_demo_warehouse, mutate_demo_warehouse
 from airflow_provider_omingest.engine.runner import run_ingestion
-from airflow_provider_omingest.models.run import RunRequest
 from airflow_provider_omingest.models.entities import Column, ConstraintType, Table, TableConstraint
-from airflow_provider_omingest.sources.demo_warehouse import build_demo_warehouse, mutate_demo_warehouse
-from airflow_provider_omingest.sources.sqlalchemy_source import SqlAlchemySource
+from airflow_provider_omingest.models.run import RunRequest
+from airflow_provider_omingest.sources.sql.source import SqlAlchemySource
 from tests.openmetadata_standin import OpenMetadataStandIn
 from tests.support.openmetadata_sdk import sdk_python
 from tests.support.openmetadata_spec import SPEC_ENV_VAR, spec_dir
