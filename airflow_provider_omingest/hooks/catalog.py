@@ -25,7 +25,8 @@ class OmingestCatalogHook(OmingestHook):
     A connection of type ``openmetadata`` opens the OpenMetadata catalog instead: host = the
     server URL with scheme and port (``https://om.example.com:8585``), password = the bot's
     JWT, extras ``verify_ssl`` (bool or CA bundle path, default true), ``service_type``,
-    ``timeout``, ``max_concurrency``, ``retries``, ``extras_property``, and ``runs_url`` (or
+    ``timeout``, ``max_concurrency``, ``retries``, ``extras_property``, ``override_metadata``
+    (let the source's descriptions replace curated ones; default false), and ``runs_url`` (or
     ``runs_conn_id``, a SQL connection) for the run records.
 
     :param catalog_conn_id: the Airflow connection of the catalog.
@@ -68,6 +69,9 @@ class OmingestCatalogHook(OmingestHook):
         runs_conn_id = extras.text("runs_conn_id")
         if not runs_url and runs_conn_id:
             runs_url = sqlalchemy_url(self.get_connection(runs_conn_id)).render_as_string(hide_password=False)
+        extras_property = extras.text("extras_property", DEFAULT_EXTRAS_PROPERTY)
+        if "extras_property" in extras.values and extras.values["extras_property"] is None:
+            extras_property = None  # an explicit null: no extras property
         return OpenMetadataCatalog(
             host,
             conn.password,
@@ -76,7 +80,8 @@ class OmingestCatalogHook(OmingestHook):
             max_concurrency=extras.integer("max_concurrency", 8, minimum=1),
             retries=extras.integer("retries", 5, minimum=0),
             service_type=extras.text("service_type", DEFAULT_SERVICE_TYPE),
-            extras_property=extras.text("extras_property", DEFAULT_EXTRAS_PROPERTY),
+            extras_property=extras_property,
+            override_metadata=bool(extras.boolean("override_metadata", False)),
             runs_url=runs_url,
         )
 

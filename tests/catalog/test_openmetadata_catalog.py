@@ -15,7 +15,6 @@ from airflow_provider_omingest.catalog.openmetadata import OpenMetadataCatalog
 from airflow_provider_omingest.config import IngestionSettings
 from airflow_provider_omingest.demo.warehouse import build_demo_warehouse, mutate_demo_warehouse
 from airflow_provider_omingest.engine.runner import run_ingestion
-from airflow_provider_omingest.models.run import RunRequest
 from airflow_provider_omingest.exceptions import CatalogError
 from airflow_provider_omingest.models.entities import (
     Column,
@@ -25,6 +24,7 @@ from airflow_provider_omingest.models.entities import (
     TableType,
 )
 from airflow_provider_omingest.models.fqn import build_fqn, split_fqn
+from airflow_provider_omingest.models.run import RunRequest
 from airflow_provider_omingest.sources.sql.source import SqlAlchemySource
 from tests.openmetadata_standin import OpenMetadataStandIn
 from tests.support.openmetadata_spec import SPEC_ENV_VAR, spec_dir
@@ -87,6 +87,50 @@ class TestOpenMetadataContract(CatalogContract):
         assert sorted(catalog.list_schemas(SERVICE, DB)) == ["s"]
         assert [h.change for h in catalog.history(fqn("u"))] == ["created", "deleted"]
 
+    def test_read_scope_with_quoted_names(self, catalog: OpenMetadataCatalog) -> None:
+        """OpenMetadata differs here: it cannot hold a name with a double quote.
+
+        The write is refused for that table alone (an error naming it, in ``rejected``), the
+        rest of the batch is written, and nothing is stored for the name, so the engine never
+        sees it in the catalog and never deletes because of it.
+        """
+        odd = table_write("my.schema", make_table('odd."name"'), service="svc.prod")
+        fine = table_write("my.schema", make_table("fine.name"), service="svc.prod")
+
+        catalog.apply([odd, fine], "r1")
+
+        assert [(r.fqn, 'odd."name"' in r.reason) for r in catalog.rejected] == [(odd.fqn, True)]
+        assert list(catalog.read_scope("svc.prod", DB, ["my.schema"])) == [fine.fqn]
+        assert catalog.get(odd.fqn) is None and catalog.history(odd.fqn) == []
+        assert catalog.delete([odd.fqn], "r2") == 0
+
+    def test_full_lifecycle_created_updated_deleted_restored(self, catalog: OpenMetadataCatalog) -> None:
+        """OpenMetadata differs here: a restore is a version of its own, and the change after it another.
+
+        (``PUT /v1/tables/restore`` restores the soft-deleted table as it was; a PATCH of a
+        deleted entity is a 404, so the new values follow as the next version.)
+        """
+        v1 = make_table("t", {"id": "INT"})
+        v2 = make_table("t", {"id": "INT", "name": "STRING"})
+        v3 = make_table("t", {"id": "INT", "name": "STRING"}, description="back")
+        key = fqn("s", "t")
+
+        catalog.apply([table_write("s", v1)], "r1")
+        catalog.apply([table_write("s", v2, "updated")], "r2")
+        assert catalog.delete([key], "r3") == 1
+        catalog.apply([table_write("s", v3, "restored")], "r4")
+
+        history = catalog.history(key)
+        assert [(h.version, h.change, h.run_id) for h in history] == [
+            (1, "created", "r1"), (2, "updated", "r2"), (3, "deleted", "r3"), (4, "restored", "r4"),
+            (5, "updated", "r4"),
+        ]
+        assert history[1].changes["columns"]["added"] == ["name"]
+        assert history[4].changes["description"] == {"old": None, "new": "back"}
+        assert [h.changed_at for h in history] == sorted(h.changed_at for h in history)
+        got = catalog.get(key)
+        assert got is not None and got["deleted"] is False and got["version"] == 5 and got["description"] == "back"
+
 
 # -- mapping -------------------------------------------------------------------------------------
 
@@ -137,6 +181,7 @@ def last_put(standin: OpenMetadataStandIn, path: str) -> dict:
 def test_table_maps_to_create_table_exactly(standin: OpenMetadataStandIn, tmp_path: Path) -> None:
     table = rich_table()
     with make_catalog(standin, tmp_path) as catalog:
+        catalog.apply([table_write("other", make_table("rates", {"amount": "DECIMAL"}))], "r0")  # the FK target
         catalog.apply([database_write(), schema_write("sales", description="Sales"), table_write("sales", table)], "r1")
 
         body = last_put(standin, "/api/v1/tables")
@@ -164,19 +209,26 @@ def test_table_maps_to_create_table_exactly(standin: OpenMetadataStandIn, tmp_pa
         assert body["tablePartition"] == {"columns": [{"columnName": "id"}]}
         assert [t["tagFQN"] for t in body["tags"]] == ["Tier.Tier1", "PII.Sensitive"]
         extras = json.loads(body["extension"]["omingestExtras"])
-        assert extras["row_count"] == 42 and extras["properties"] == {"dist_style": "KEY"}
-        assert extras["constraints"][0]["name"] == "pk_customers"
-        assert extras["columns"]['["amount"]'] == {"default": "0"}
-        assert extras["columns"]['["labels"]'] == {"array_data_type": None}
-        assert "description" not in extras and "view_definition" not in extras
+        assert extras["sourceHash"] == table.fingerprint()
+        fields = extras["fields"]
+        assert fields["row_count"] == 42 and fields["properties"] == {"dist_style": "KEY"}
+        assert list(fields["constraint_names"].values()) == ["pk_customers"]
+        assert fields["columns"]['["amount"]'] == {"default": "0"}
+        assert fields["columns"]['["labels"]'] == {"array_data_type": None}
+        assert fields["columns"]['["code"]'] == {"data_length": None}
+        assert set(fields) == {"row_count", "properties", "last_altered", "constraint_names", "columns"}
+        assert extras["written"]["description"] and sorted(extras["written"]["tags"]) == ["PII.Sensitive", "Tier.Tier1"]
         schema_body = last_put(standin, "/api/v1/databaseSchemas")
         assert schema_body["description"] == "Sales" and schema_body["database"] == "svc.db"
         assert last_put(standin, "/api/v1/services/databaseServices") == {
             "name": "svc", "serviceType": "CustomDatabase", "description": "Metadata ingested by omingest."}
+        assert standin.count("PUT", "/api/v1/services/databaseServices") == 1  # created once, never rewritten
+        assert {t["fullyQualifiedName"] for t in standin.all_entities("tag")} == {"PII.Sensitive", "Tier.Tier1"}
 
         got = catalog.get(fqn("sales", "customers"))
-        assert got is not None
-        assert Table.model_validate({k: v for k, v in got.items() if k not in ("deleted", "version", "fingerprint")}) == table
+        assert got is not None and got["fingerprint"] == table.fingerprint()
+        read_back = Table.model_validate({k: v for k, v in got.items() if k not in ("deleted", "version", "fingerprint")})
+        assert read_back.canonical() == table.canonical()  # the server sorts tags (EntityUtil.compareTagLabel)
 
 
 def test_view_definition_is_schema_definition(standin: OpenMetadataStandIn, tmp_path: Path) -> None:
@@ -216,9 +268,11 @@ def test_unchanged_tables_are_not_sent(standin: OpenMetadataStandIn, tmp_path: P
     standin.reset_log()
     with make_catalog(standin, tmp_path) as catalog:  # a fresh instance: state read from the server
         catalog.apply([*writes[:-1], table_write("s", make_table("t4", {"id": "BIGINT"}))], "r2")
-    assert standin.count("PUT", "/api/v1/tables") == 1
-    assert standin.count("PUT", "/api/v1/databaseSchemas") == 0
-    assert standin.count("GET", "/api/v1/tables") == 1  # one list for the schema
+    assert standin.count("PUT", "/api/v1/tables") == 0  # nothing is created
+    assert standin.count("PATCH", "/api/v1/tables/") == 1  # the changed table is patched
+    assert standin.count("PUT", "/api/v1/databaseSchemas") == 0 and standin.count("PATCH", "/api/v1/databaseSchemas") == 0
+    # one list for the schema, one read of the changed table before patching it
+    assert standin.count("GET", "/api/v1/tables") == 2 and standin.count("GET", "/api/v1/tables/name/") == 1
 
 
 def test_read_scope_pages_through_the_list(standin: OpenMetadataStandIn, tmp_path: Path) -> None:
@@ -318,7 +372,7 @@ def test_concurrency_is_bounded(standin: OpenMetadataStandIn, tmp_path: Path) ->
     standin.handle = counting  # type: ignore[method-assign]
     with make_catalog(standin, tmp_path, max_concurrency=3) as catalog:
         catalog.apply([table_write("s", f"t{i}") for i in range(20)], "r1")
-    assert peak <= 3 and len(standin.entities("table")) == 20
+    assert peak <= 3 and len(standin.all_entities("table")) == 20
 
 
 # -- the whole flow ------------------------------------------------------------------------------
@@ -334,7 +388,7 @@ def test_full_then_changed_run_over_the_demo_warehouse(standin: OpenMetadataStan
     with make_catalog(standin, tmp_path) as catalog:
         first = run_ingestion(source, catalog, settings, RunRequest(run_id="run-1"))
     assert first.status == "success" and first.totals["created"] == 34
-    tables = {t["fullyQualifiedName"]: t for t in standin.entities("table")}
+    tables = {t["fullyQualifiedName"]: t for t in standin.all_entities("table")}
     assert len(tables) == 34
     orders = standin.entity("table", "demo.demo.sales.orders") or next(
         t for f, t in tables.items() if f.endswith(".sales.orders"))
@@ -343,15 +397,25 @@ def test_full_then_changed_run_over_the_demo_warehouse(standin: OpenMetadataStan
     views = [t for t in tables.values() if t["tableType"] == "View"]
     assert len(views) == 4 and all(v.get("schemaDefinition") for v in views)
 
+    # A foreign key to a table of another work unit that was not written yet waits for the next
+    # run; such a table's sourceHash says what OpenMetadata holds, so the next run writes it again.
+    pending = {t["name"] for t in tables.values()
+               if json.loads(t["extension"]["omingestExtras"])["sourceHash"] != _source_fingerprint(warehouse, t)}
+
     mutate_demo_warehouse(warehouse)
     standin.reset_log()
     with make_catalog(standin, tmp_path) as catalog:
         second = run_ingestion(source, catalog, settings, RunRequest(run_id="run-2"))
-        assert (second.totals["created"], second.totals["updated"], second.totals["deleted"]) == (1, 2, 1)
-        assert standin.count("PUT", "/api/v1/tables") == 3  # unchanged tables caused no PUT
+        assert (second.totals["created"], second.totals["deleted"]) == (1, 1)
+        assert second.totals["updated"] == 2 + len(pending - {"invoices", "customers"})
+        assert standin.count("PUT", "/api/v1/tables") == 1  # only the new table is created
+        assert standin.count("PATCH", "/api/v1/tables/") >= 2  # the changed ones are patched
         assert standin.count("DELETE", "/api/v1/tables") == 1
+        for name in pending:
+            entity = next(t for t in standin.all_entities("table") if t["name"] == name)
+            assert entity["sourceHash"] == _source_fingerprint(warehouse, entity)
 
-        by_name = {t["name"]: t for t in standin.entities("table", include_deleted=True)}
+        by_name = {t["name"]: t for t in standin.all_entities("table", include_deleted=True)}
         assert by_name["email_sends"]["version"] == 0.1 and by_name["email_sends"]["description"] == \
             "E-mails sent by campaigns"
         assert by_name["tmp_currency_rates"]["deleted"] is True
@@ -370,6 +434,22 @@ def test_full_then_changed_run_over_the_demo_warehouse(standin: OpenMetadataStan
         third = run_ingestion(source, catalog, settings, RunRequest(run_id="run-3"))
     assert third.totals.get("created", 0) == third.totals.get("updated", 0) == 0
     assert standin.count("PUT", "/api/v1/tables") == 0 and standin.count("DELETE", "") == 0
+    assert standin.count("PATCH", "") == 0
+
+
+def _source_fingerprint(warehouse: Path, entity: dict[str, Any]) -> str:
+    """The fingerprint the source gives the table now."""
+    from airflow_provider_omingest.models.units import WorkUnit
+
+    schema = entity["databaseSchema"]["name"]
+    database = entity["database"]["name"]
+    source = SqlAlchemySource(f"duckdb:///{warehouse}")
+    try:
+        unit = WorkUnit(unit_id="u", database=database, schemas=(schema,))
+        tables = [t for snap in source.extract(unit, IngestionSettings(service="demo").filters) for t in snap.tables]
+    finally:
+        source.close()
+    return next(t for t in tables if t.name == entity["name"]).fingerprint()
 
 
 def test_spec_dir_fails_clearly_when_missing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -1,37 +1,60 @@
-"""An in-memory stand-in of the OpenMetadata REST API v1, for tests.
+"""An in-memory stand-in of OpenMetadata's REST API v1 that follows the server's rules.
 
-Implements exactly the endpoints :class:`~airflow_provider_omingest.catalog.openmetadata.OpenMetadataCatalog`
-uses, the way OpenMetadata behaves:
+Paths below are in OpenMetadata's repository (``openmetadata-service/src/main/java/org/
+openmetadata/service/``); the update rules themselves are in :mod:`.rules`.
 
-- ``PUT /api/v1/services/databaseServices``, ``/databases``, ``/databaseSchemas``, ``/tables``:
-  create-or-update by fully qualified name. Every body is validated against OpenMetadata's own
-  ``create*.json`` JSON Schema (400 with the validation error otherwise), then against the
-  server rules the schemas do not express (the parent must exist; an ``ARRAY`` column needs
-  ``arrayDataType``; ``CHAR``/``VARCHAR``/``BINARY``/``VARBINARY`` need ``dataLength``;
-  ``extension`` keys must be custom properties of the entity type). A ``PUT`` of a
-  soft-deleted entity restores it. No change → no new version; a change → version + 0.1,
-  or the next major version for a backward-incompatible column change.
-- ``GET /api/v1/{tables,databaseSchemas}?{databaseSchema,database}=…&include=&fields=&limit=&after=``:
-  paged lists, ``include`` = ``non-deleted`` (default), ``deleted`` or ``all``, fields gated by
-  ``fields`` (an unknown field is a 400).
-- ``GET /api/v1/{kind}/name/{fqn}``, ``GET /api/v1/{kind}/{id}/versions``,
-  ``DELETE /api/v1/{kind}/name/{fqn}?hardDelete=&recursive=`` (a container with live children is
-  refused unless ``recursive``).
-- ``GET /api/v1/metadata/types/name/{name}``, ``PUT /api/v1/metadata/types/{id}`` (custom properties).
-- Every request needs ``Authorization: Bearer <token>`` (401 otherwise; 403 for the forbidden token).
-- :meth:`OpenMetadataStandIn.inject` makes the next matching requests fail (429/5xx, optional
-  ``Retry-After``) or stall (to test timeouts).
+Endpoints (``/api/v1``), for database services, databases, database schemas, tables,
+classifications and tags (``resources/EntityResource.java`` and each ``*Resource.java``):
+
+- ``PUT /{collection}``: create or update (``EntityRepository.createOrUpdate``). The body is
+  validated against OpenMetadata's ``create*.json`` JSON Schema (400). A new entity is created
+  (201) after ``prepare``: the parent must exist (404), the name must fit an FQN
+  (``FullyQualifiedName.quoteName``: 400), tags must exist (404), foreign keys must point at
+  existing tables (``TableRepository.validateTableConstraints``: 400 "Table not found").
+  An existing entity is updated by the PUT rules of ``EntityUpdater`` (a bot's PUT keeps
+  descriptions and extension, merges tags); a soft-deleted one is restored first.
+- ``PATCH /{collection}/{id}`` (``application/json-patch+json`` only, else 415): the JSON Patch
+  is applied to the stored, live entity (``EntityRepository.patch`` finds it with NON_DELETED:
+  404 for a soft-deleted one), the result is checked against the entity's JSON Schema, and
+  updated by the PATCH rules (what the patch says lands; tags are replaced, not merged).
+  ``If-Match`` (``entity/write/EntityPatchService.validateETag``, ``util/EntityETag``) must
+  match the strong ETag, the weak ``W/"<version>"`` or ``*``; otherwise 412.
+- ``GET /{collection}`` (paged list: ``limit``, ``after``, ``before``, ``include``, ``fields``,
+  parent filters ``service`` / ``database`` / ``databaseSchema`` / ``classification``),
+  ``GET /{collection}/name/{fqn}`` and ``GET /{collection}/{id}`` (``fields``, ``include``; an
+  ``ETag`` header), ``GET /{collection}/{id}/versions[/{version}]``.
+- ``DELETE /{collection}/{id}`` and ``/name/{fqn}`` (``hardDelete``, ``recursive``: a container
+  with children is refused unless recursive: "Entity … is not empty").
+- ``PUT /{collection}/restore`` ``{"id": …}`` (``EntityResource.restoreEntity``,
+  ``EntityRepository.restoreEntity``: restores the entity and its soft-deleted children).
+- ``GET /system/version`` (``resources/system/SystemResource.getCatalogVersion``).
+- ``GET /metadata/types/name/{name}``, ``PUT /metadata/types/{id}`` (custom properties,
+  ``resources/types/TypeResource``).
+
+``fields`` (``util/EntityUtil.Fields``): an unknown field is a 400 ("Invalid field name"),
+``*`` means every field the resource allows. A table's ``columns`` are always returned (they
+are part of the stored entity); column tags only with ``tags`` (``TableRepository.getColumnTags``).
+
+Versions (``EntityUpdater.updateVersion``): no change → same version, no history; a change →
++0.1; a backward-incompatible change (a column removed or retyped, a length, precision or scale
+reduced) → the next major version. A soft delete and a restore are versions too.
+
+Every request needs ``Authorization: Bearer <token>`` (401 "Not Authorized! Token not valid").
+The main token is a bot (``ingestion-bot``); an optional ``user_token`` is a person (PUT rules
+for non-bots apply); ``forbidden_token`` authenticates but every action is refused (403).
+:meth:`OpenMetadataStandIn.inject` makes the next matching requests fail or stall.
 """
 
 from __future__ import annotations
 
 import base64
 import copy
+import hashlib
 import json
-import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -43,44 +66,74 @@ from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource
 from referencing.jsonschema import DRAFT7
 
-from airflow_provider_omingest.models.fqn import build_fqn, split_fqn
+from tests.openmetadata_standin.fqn import add_part
+from tests.openmetadata_standin.json_patch import PatchError, apply_patch
+from tests.openmetadata_standin.rules import (
+    ApiError,
+    Change,
+    column_fqns,
+    update_entity,
+    validate_constraints,
+)
 
-__all__ = ["OpenMetadataStandIn", "RequestRecord"]
+__all__ = ["BOT", "SERVER_VERSION", "USER", "OpenMetadataStandIn", "RequestRecord"]
 
 BASE = "https://open-metadata.org/schema/"
-BOT = "omingest-bot"
+BOT = "ingestion-bot"
+USER = "curator"
+#: The server version reported by /system/version; the SDK checks major.minor against its own.
+SERVER_VERSION = "1.13.6"
 
-#: kind → (collection path, create-request schema, parent field, parent kind, entity type name)
-KINDS: dict[str, tuple[str, str, str | None, str | None, str]] = {
-    "databaseService": ("services/databaseServices", "api/services/createDatabaseService.json", None, None,
-                        "databaseService"),
-    "database": ("databases", "api/data/createDatabase.json", "service", "databaseService", "database"),
-    "databaseSchema": ("databaseSchemas", "api/data/createDatabaseSchema.json", "database", "database",
-                       "databaseSchema"),
-    "table": ("tables", "api/data/createTable.json", "databaseSchema", "databaseSchema", "table"),
+
+@dataclass(frozen=True)
+class Kind:
+    """One entity type: its collection, create schema, parent and the fields its resource allows."""
+
+    name: str
+    collection: str
+    create_schema: str | None
+    entity_schema: str | None
+    parent_field: str | None
+    parent_kind: str | None
+    fields: frozenset[str]
+    #: Fields stored in the entity JSON and returned whatever ``fields`` says.
+    always: frozenset[str] = frozenset()
+
+
+_COMMON = {"owners", "tags", "followers", "domains", "dataProducts", "extension", "votes"}
+#: The FIELDS constants of TableResource, DatabaseSchemaResource, DatabaseResource,
+#: DatabaseServiceResource, ClassificationResource, TagResource (relation fields we keep empty).
+KINDS: dict[str, Kind] = {
+    "databaseService": Kind("databaseService", "services/databaseServices", "api/services/createDatabaseService.json",
+                            None, None, None, frozenset({"owners", "tags", "domains", "followers",
+                                                         "dataProducts", "pipelines"})),
+    "database": Kind("database", "databases", "api/data/createDatabase.json", "entity/data/database.json",
+                     "service", "databaseService",
+                     frozenset(_COMMON | {"databaseSchemas", "usageSummary", "location", "sourceHash", "lifeCycle"})),
+    "databaseSchema": Kind("databaseSchema", "databaseSchemas", "api/data/createDatabaseSchema.json",
+                           "entity/data/databaseSchema.json", "database", "database",
+                           frozenset(_COMMON | {"tables", "usageSummary", "sourceHash", "lifeCycle"})),
+    "table": Kind("table", "tables", "api/data/createTable.json", "entity/data/table.json", "databaseSchema",
+                  "databaseSchema",
+                  frozenset(_COMMON | {"tableConstraints", "tablePartition", "usageSummary", "columns", "joins",
+                                       "schemaDefinition", "dataModel", "testSuite", "customMetrics", "lifeCycle",
+                                       "sourceHash"}),
+                  always=frozenset({"columns"})),
+    "classification": Kind("classification", "classifications", None, None, None, None,
+                           frozenset({"owners", "usageCount", "termCount"})),
+    "tag": Kind("tag", "tags", None, None, "classification", "classification",
+                frozenset({"owners", "domains", "children", "usageCount"})),
 }
-_BY_PATH = {v[0]: k for k, v in KINDS.items()}
-_CHILD = {"databaseService": "database", "database": "databaseSchema", "databaseSchema": "table"}
-#: Fields returned only when asked for with ``fields=`` (the others always are).
-GATED = {
-    "table": {"columns", "tableConstraints", "tablePartition", "tags", "schemaDefinition", "extension",
-              "sourceHash", "owners", "dataProducts", "domain", "lifeCycle"},
-    "databaseSchema": {"tags", "sourceHash", "owners", "extension", "dataProducts", "domain", "lifeCycle"},
-    "database": {"tags", "sourceHash", "owners", "extension", "dataProducts", "domain", "lifeCycle"},
-    "databaseService": {"tags", "owners", "dataProducts", "domain"},
-}
-_LENGTH_TYPES = {"CHAR", "VARCHAR", "BINARY", "VARBINARY"}
-_ROUTE = re.compile(
-    r"^/api/v1/(?P<coll>services/databaseServices|databases|databaseSchemas|tables)"
-    r"(?:/name/(?P<fqn>[^/]+)|/(?P<id>[0-9a-f-]{36})/versions)?$"
-)
-_TYPE_ROUTE = re.compile(r"^/api/v1/metadata/types/(?:name/(?P<name>[^/]+)|(?P<id>[0-9a-f-]{36}))$")
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.message = status, message
+_BY_COLLECTION = {k.collection: k for k in KINDS.values()}
+_CHILD = {"databaseService": "database", "database": "databaseSchema", "databaseSchema": "table",
+          "classification": "tag"}
+#: Relation fields that are lists of references: an empty list when asked for.
+_LIST_FIELDS = {"owners", "tags", "followers", "domains", "dataProducts", "databaseSchemas", "tables",
+                "pipelines", "children"}
+#: Fields the server keeps whatever a PATCH says (EntityRepository.restorePatchAttributes).
+_READ_ONLY = ("id", "name", "fullyQualifiedName", "version", "updatedAt", "updatedBy", "href", "service",
+              "database", "databaseSchema", "serviceType", "classification", "parent", "changeDescription")
+_PAGE_MAX = 1_000_000
 
 
 @dataclass
@@ -92,6 +145,9 @@ class RequestRecord:
     query: dict[str, str]
     status: int
     body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    #: For a PATCH: the entity it was applied to (every field).
+    before: Any = None
 
 
 @dataclass
@@ -102,6 +158,7 @@ class _Fault:
     path_contains: str | None
     retry_after: str | None
     delay: float
+    message: str | None
 
     def matches(self, method: str, path: str) -> bool:
         return (self.method is None or self.method == method) and (
@@ -110,14 +167,13 @@ class _Fault:
 
 
 @dataclass
-class _Store:
-    entities: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: {k: {} for k in KINDS})
-    versions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    custom_properties: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+class _Caller:
+    name: str
+    is_bot: bool
 
 
-def build_validators(spec: Path) -> dict[str, jsonschema.Draft7Validator]:
-    """Return a validator per entity kind for its ``create*.json`` request schema, resolving ``$ref`` from ``spec``."""
+def build_validators(spec: Path) -> tuple[dict[str, jsonschema.Draft7Validator], dict[str, jsonschema.Draft7Validator]]:
+    """Return validators for create requests and for entities, resolving ``$ref`` from ``spec``."""
 
     def retrieve(uri: str) -> Resource:
         path = spec / uri[len(BASE):].split("#", 1)[0] if uri.startswith(BASE) else None
@@ -125,39 +181,63 @@ def build_validators(spec: Path) -> dict[str, jsonschema.Draft7Validator]:
             raise NoSuchResource(ref=uri)
         return Resource.from_contents(json.loads(path.read_text(encoding="utf-8")), default_specification=DRAFT7)
 
-    registry = Registry(retrieve=retrieve)
-    validators = {}
-    for kind, (_, schema_path, *_rest) in KINDS.items():
-        schema = json.loads((spec / schema_path).read_text(encoding="utf-8"))
-        validators[kind] = jsonschema.Draft7Validator(schema, registry=registry)
-    return validators
+    registry = Registry(retrieve=retrieve)  # type: ignore[call-arg]
+
+    def load(relative: str) -> jsonschema.Draft7Validator:
+        schema = json.loads((spec / relative).read_text(encoding="utf-8"))
+        return jsonschema.Draft7Validator(schema, registry=registry)
+
+    creates = {k.name: load(k.create_schema) for k in KINDS.values() if k.create_schema}
+    entities = {k.name: load(k.entity_schema) for k in KINDS.values() if k.entity_schema}
+    return creates, entities
 
 
 class OpenMetadataStandIn:
-    """The stand-in server; :meth:`start` runs it in a thread on 127.0.0.1 and a free port.
+    """The stand-in server; :meth:`start` runs it in a thread on 127.0.0.1.
 
     :param spec: Folder of OpenMetadata's JSON Schemas.
-    :param token: The bearer token that is accepted.
+    :param token: The bot's bearer token.
+    :param user_token: A person's token (non-bot PUT rules), if wanted.
     :param forbidden_token: A token that authenticates but is refused every action (403).
+    :param version: The version ``/system/version`` reports.
+    :param port: Port to listen on (0: any free port).
     """
 
-    def __init__(self, spec: Path, token: str = "test-jwt-token", forbidden_token: str | None = None) -> None:
-        self.validators = build_validators(spec)
-        self.token = token
+    def __init__(
+        self,
+        spec: Path,
+        token: str = "test-jwt-token",
+        *,
+        user_token: str | None = None,
+        forbidden_token: str | None = None,
+        version: str = SERVER_VERSION,
+        port: int = 0,
+    ) -> None:
+        self.create_validators, self.entity_validators = build_validators(spec)
+        self.callers = {token: _Caller(BOT, True)}
+        if user_token:
+            self.callers[user_token] = _Caller(USER, False)
         self.forbidden_token = forbidden_token
-        self.store = _Store()
+        self.version = version
+        self.port = port
+        self.entities: dict[str, dict[str, dict[str, Any]]] = {k: {} for k in KINDS}
+        self.versions: dict[str, list[dict[str, Any]]] = {}
+        self.custom_properties: dict[str, list[dict[str, Any]]] = {}
+        self.types = {name: str(uuid.uuid4()) for name in ("table", "databaseSchema", "database", "string")}
         self.requests: list[RequestRecord] = []
+        self._by_id: dict[str, tuple[str, str]] = {}
+        self._parent: dict[str, str | None] = {}
         self._faults: list[_Fault] = []
+        self._before: Any = None
         self._lock = threading.RLock()
-        self._types = {"table": str(uuid.uuid4()), "string": str(uuid.uuid4())}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
 
     def start(self) -> OpenMetadataStandIn:
-        handler = _handler_for(self)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        """Listen on 127.0.0.1 and serve in a background thread."""
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="om-standin", daemon=True)
@@ -187,43 +267,47 @@ class OpenMetadataStandIn:
         path_contains: str | None = None,
         retry_after: str | None = None,
         delay: float = 0.0,
+        message: str | None = None,
     ) -> None:
         """Make the next ``times`` matching requests fail with ``status`` (after ``delay`` seconds).
 
         With ``status=0`` the request is only delayed, then answered normally.
         """
         with self._lock:
-            self._faults.append(_Fault(status, times, method, path_contains, retry_after, delay))
+            self._faults.append(_Fault(status, times, method, path_contains, retry_after, delay, message))
 
     def count(self, method: str, path_prefix: str = "", status: int | None = None) -> int:
         """Count answered requests by method, path prefix and status."""
         with self._lock:
-            return sum(
-                1 for r in self.requests
-                if r.method == method and r.path.startswith(path_prefix) and (status is None or r.status == status)
-            )
+            return sum(1 for r in self.requests
+                       if r.method == method and r.path.startswith(path_prefix) and (status is None or r.status == status))
 
     def reset_log(self) -> None:
         with self._lock:
             self.requests.clear()
 
     def entity(self, kind: str, fqn: str) -> dict[str, Any] | None:
-        """Return a stored entity (a copy), deleted ones too."""
+        """Return a stored entity (a copy, every field), deleted ones too."""
         with self._lock:
-            found = self.store.entities[kind].get(fqn)
+            found = self.entities[kind].get(fqn)
             return copy.deepcopy(found) if found else None
 
-    def entities(self, kind: str, include_deleted: bool = False) -> list[dict[str, Any]]:
+    def all_entities(self, kind: str, include_deleted: bool = False) -> list[dict[str, Any]]:
         with self._lock:
-            return [copy.deepcopy(e) for e in self.store.entities[kind].values()
-                    if include_deleted or not e.get("deleted")]
+            return [copy.deepcopy(e) for e in self.entities[kind].values() if include_deleted or not e.get("deleted")]
+
+    def edit(self, kind: str, fqn: str, patch: list[dict[str, Any]], *, by: str = USER) -> dict[str, Any]:
+        """Apply a JSON Patch as a person would in the UI (the PATCH rules, a new version)."""
+        with self._lock:
+            entity = self.entities[kind][fqn]
+            return self._patch(KINDS[kind], entity["id"], patch, _Caller(by, False), None)[1]
 
     # -- request handling -------------------------------------------------------------------
 
     def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], Any]:
-        split = urlsplit(raw_path)
-        path = split.path
-        query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
+        split_url = urlsplit(raw_path)
+        path = split_url.path
+        query = {k: v[-1] for k, v in parse_qs(split_url.query, keep_blank_values=True).items()}
         payload: Any = None
         fault = self._take_fault(method, path)
         if fault is not None:
@@ -231,14 +315,16 @@ class OpenMetadataStandIn:
             if fault.status:
                 extra = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
                 return self._log(method, path, query, fault.status, extra,
-                                 {"code": fault.status, "message": f"injected {fault.status}"})
+                                 {"code": fault.status, "message": fault.message or f"injected {fault.status}"})
         auth = headers.get("authorization", "")
-        if auth not in (f"Bearer {self.token}", f"Bearer {self.forbidden_token}") or not auth[7:]:
-            return self._log(method, path, query, 401, {}, {"code": 401, "message": "Not Authorized! Token not valid"})
-        if self.forbidden_token and auth == f"Bearer {self.forbidden_token}":
+        token = auth[7:] if auth.startswith("Bearer ") else ""
+        if self.forbidden_token and token == self.forbidden_token:
             return self._log(method, path, query, 403, {},
                              {"code": 403, "message": f"Principal: CatalogPrincipal{{name='{BOT}'}} operations "
                                                       "[EditAll] not allowed"})
+        caller = self.callers.get(token)
+        if caller is None:
+            return self._log(method, path, query, 401, {}, {"code": 401, "message": "Not Authorized! Token not valid"})
         try:
             if body:
                 try:
@@ -246,11 +332,13 @@ class OpenMetadataStandIn:
                 except ValueError as exc:
                     raise ApiError(400, f"Unable to process JSON: {exc}") from exc
             with self._lock:
-                status, result = self._route(method, path, query, payload)
+                self._before = None
+                status, result, extra = self._route(method, path, query, payload, headers, caller)
+                before = self._before
         except ApiError as exc:
             return self._log(method, path, query, exc.status, {}, {"code": exc.status, "message": exc.message},
-                             payload)
-        return self._log(method, path, query, status, {}, result, payload)
+                             payload, headers)
+        return self._log(method, path, query, status, extra, result, payload, headers, before)
 
     def _take_fault(self, method: str, path: str) -> _Fault | None:
         with self._lock:
@@ -260,142 +348,261 @@ class OpenMetadataStandIn:
                     return fault
         return None
 
-    def _log(self, method: str, path: str, query: dict[str, str], status: int, headers: dict[str, str],
-             result: Any, payload: Any = None) -> tuple[int, dict[str, str], Any]:
+    def _log(self, method: str, path: str, query: dict[str, str], status: int, extra: dict[str, str], result: Any,
+             payload: Any = None, headers: dict[str, str] | None = None,
+             before: Any = None) -> tuple[int, dict[str, str], Any]:
         with self._lock:
-            self.requests.append(RequestRecord(method, path, query, status, payload))
-        return status, headers, result
+            kept = {k: v for k, v in (headers or {}).items() if k in ("if-match", "content-type")}
+            self.requests.append(RequestRecord(method, path, query, status, payload, kept, before))
+        return status, extra, result
 
-    def _route(self, method: str, path: str, query: dict[str, str], payload: Any) -> tuple[int, Any]:
-        match = _TYPE_ROUTE.match(path)
-        if match:
-            return self._types_endpoint(method, match, payload)
-        match = _ROUTE.match(path)
-        if not match:
-            raise ApiError(404, f"No endpoint {method} {path}")
-        kind = _BY_PATH[match["coll"]]
-        if match["fqn"] is not None:
-            fqn = unquote(match["fqn"])
+    def _route(self, method: str, path: str, query: dict[str, str], payload: Any, headers: dict[str, str],
+               caller: _Caller) -> tuple[int, Any, dict[str, str]]:
+        if not path.startswith("/api/v1/"):
+            raise ApiError(404, f"HTTP 404 Not Found: {path}")
+        rest = path[len("/api/v1/"):]
+        if rest == "system/version" and method == "GET":
+            # SystemResource.getCatalogVersion: {"version", "revision", "timestamp"}.
+            return 200, {"version": self.version, "revision": "stand-in", "timestamp": 0}, {}
+        if rest.startswith("metadata/types/"):
+            return self._types(method, rest[len("metadata/types/"):], payload)
+        kind, tail = self._kind_of(rest)
+        if tail == "":
+            if method == "PUT":
+                return self._put(kind, payload, caller)
             if method == "GET":
-                entity = self._find(kind, fqn, query.get("include", "non-deleted"))
-                return 200, self._project(kind, entity, query.get("fields", ""))
+                return 200, self._list(kind, query), {}
+            if method == "POST":
+                raise ApiError(405, "POST is not used by this stand-in; use PUT (create or update)")
+        elif tail == "restore" and method == "PUT":
+            return self._restore(kind, payload, caller)
+        elif tail.startswith("name/"):
+            fqn = unquote(tail[len("name/"):])
+            if method == "GET":
+                entity = self._find_fqn(kind, fqn, query.get("include", "non-deleted"))
+                return 200, self._project(kind, entity, query.get("fields", "")), {"ETag": _etag(entity)}
             if method == "DELETE":
-                return 200, self._delete(kind, fqn, query.get("hardDelete") == "true",
-                                         query.get("recursive") == "true")
-        elif match["id"] is not None and method == "GET":
-            versions = self.store.versions.get(match["id"])
-            if versions is None:
-                raise ApiError(404, f"{kind} instance for {match['id']} not found")
-            return 200, {"entityType": KINDS[kind][4], "versions": [json.dumps(v) for v in reversed(versions)]}
-        elif method == "PUT":
-            return self._put(kind, payload)
-        elif method == "GET":
-            return 200, self._list(kind, query)
-        raise ApiError(405, f"Method {method} not allowed on {path}")
-
-    # -- endpoints --------------------------------------------------------------------------
-
-    def _types_endpoint(self, method: str, match: re.Match[str], payload: Any) -> tuple[int, Any]:
-        names = {v: k for k, v in self._types.items()}
-        name = match["name"] or names.get(match["id"] or "")
-        if name not in self._types:
-            raise ApiError(404, f"type instance for {match['name'] or match['id']} not found")
-        if method == "GET":
-            return 200, {"id": self._types[name], "name": name, "fullyQualifiedName": name,
-                         "customProperties": copy.deepcopy(self.store.custom_properties.get(name, []))}
-        if method == "PUT" and match["id"]:
-            if not isinstance(payload, dict) or not payload.get("name") or (payload.get("propertyType") or {}).get(
-                    "id") not in self._types.values():
-                raise ApiError(400, "customProperty needs name and propertyType {id, type}")
-            props = self.store.custom_properties.setdefault(name, [])
-            props[:] = [p for p in props if p["name"] != payload["name"]] + [copy.deepcopy(payload)]
-            return 200, {"id": self._types[name], "name": name, "customProperties": copy.deepcopy(props)}
-        raise ApiError(405, "not allowed")
-
-    def _put(self, kind: str, payload: Any) -> tuple[int, Any]:
-        errors = sorted(self.validators[kind].iter_errors(payload), key=lambda e: list(e.absolute_path))
-        if errors:
-            where = "/".join(str(p) for p in errors[0].absolute_path) or "<root>"
-            raise ApiError(400, f"{KINDS[kind][1]}: [{where}] {errors[0].message}"
-                                + (f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""))
-        self._server_rules(kind, payload)
-        _, _, parent_field, parent_kind, _ = KINDS[kind]
-        refs: dict[str, Any] = {}
-        if parent_field:
-            assert parent_kind is not None
-            parent = self.store.entities[parent_kind].get(payload[parent_field])
-            if parent is None:
-                raise ApiError(404, f"{parent_kind} instance for {payload[parent_field]} not found")
-            fqn = build_fqn(*split_fqn(parent["fullyQualifiedName"]), payload["name"])
-            refs = {**parent.get("_refs", {}), parent_field: _ref(parent_kind, parent)}
+                entity = self._find_fqn(kind, fqn, "all")
+                return 200, self._delete(kind, entity, query), {}
         else:
-            fqn = build_fqn(payload["name"])
-        content = {k: v for k, v in payload.items() if k != parent_field}
-        if kind == "table":
-            content["columns"] = _with_column_fqns(content["columns"], fqn)
-        existing = self.store.entities[kind].get(fqn)
-        now = int(time.time() * 1000)
+            entity_id, _, more = tail.partition("/")
+            if more == "versions" and method == "GET":
+                return 200, self._history(kind, entity_id), {}
+            if more.startswith("versions/") and method == "GET":
+                return 200, self._one_version(kind, entity_id, more[len("versions/"):]), {}
+            if more == "":
+                if method == "GET":
+                    entity = self._find_id(kind, entity_id, query.get("include", "non-deleted"))
+                    return 200, self._project(kind, entity, query.get("fields", "")), {"ETag": _etag(entity)}
+                if method == "PATCH":
+                    if (headers.get("content-type") or "").split(";")[0].strip() != "application/json-patch+json":
+                        # PATCH methods are @Consumes(MediaType.APPLICATION_JSON_PATCH_JSON).
+                        raise ApiError(415, "HTTP 415 Unsupported Media Type")
+                    status, entity = self._patch(kind, entity_id, payload, caller, headers.get("if-match"))
+                    return status, self._project(kind, entity, "*"), {"ETag": _etag(entity)}
+                if method == "DELETE":
+                    entity = self._find_id(kind, entity_id, "all")
+                    return 200, self._delete(kind, entity, query), {}
+        raise ApiError(405 if tail in ("", "restore") else 404, f"No endpoint {method} {path}")
+
+    def _kind_of(self, rest: str) -> tuple[Kind, str]:
+        for collection, kind in _BY_COLLECTION.items():
+            if rest == collection or rest.startswith(collection + "/"):
+                return kind, rest[len(collection) + 1:]
+        raise ApiError(404, f"HTTP 404 Not Found: /api/v1/{rest}")
+
+    # -- create or update -------------------------------------------------------------------
+
+    def _put(self, kind: Kind, payload: Any, caller: _Caller) -> tuple[int, Any, dict[str, str]]:
+        request = self._validate_create(kind, payload)
+        parent = self._parent_of(kind, request)
+        fqn = add_part(parent["fullyQualifiedName"] if parent else None, request["name"])
+        existing = self.entities[kind.name].get(fqn)
         if existing is None:
-            entity = {"id": str(uuid.uuid4()), "fullyQualifiedName": fqn, "version": 0.1, "updatedAt": now,
-                      "updatedBy": BOT, "deleted": False, "href": f"http://standin/api/v1/{KINDS[kind][0]}",
-                      **content, **{k: v for k, v in refs.items()}, "_refs": refs}
-            if kind == "table":
-                entity.setdefault("tableType", "Regular")
-            self.store.entities[kind][fqn] = entity
-            self.store.versions[entity["id"]] = [_public(entity)]
-            return 201, _public(entity)
-        old = {k: v for k, v in existing.items() if k in _content_keys(kind) or k in content}
-        new = dict(content)
-        if kind == "table":
-            new.setdefault("tableType", "Regular")
-        changed = [k for k in set(old) | set(new) if old.get(k) != new.get(k)]
-        if not changed and not existing["deleted"]:
-            return 200, _public(existing)
-        for key in _content_keys(kind):
-            existing.pop(key, None)
-        existing.update(new)
-        previous = existing["version"]
-        major = kind == "table" and _incompatible(old.get("columns") or [], new.get("columns") or [])
-        existing["version"] = float(int(previous) + 1) if major else round(previous + 0.1, 1)
-        existing["changeDescription"] = {
-            "fieldsAdded": [], "fieldsDeleted": [], "previousVersion": previous,
-            "fieldsUpdated": [{"name": k} for k in sorted(changed)] + (
-                [{"name": "deleted", "oldValue": True, "newValue": False}] if existing["deleted"] else []),
+            return 201, self._create(kind, request, parent, fqn, caller), {}
+        # EntityRepository.createOrUpdate → update(): a soft-deleted entity is restored first.
+        if existing.get("deleted"):
+            self._restore_tree(kind.name, existing, caller)
+        updated = self._from_request(kind, request, parent, fqn, existing)
+        self._apply_update(kind, existing, updated, "PUT", caller)
+        return 200, self._project(kind, self.entities[kind.name][fqn], "*"), {}
+
+    def _validate_create(self, kind: Kind, payload: Any) -> dict[str, Any]:
+        if not isinstance(payload, dict):
+            raise ApiError(400, "A create request must be a JSON object")
+        # Jackson reads a null like an absent property; 1.13 clients send every field, nulls included.
+        request = {k: v for k, v in payload.items() if v is not None}
+        domains = request.pop("domains", None)
+        if domains is not None and not (isinstance(domains, list) and all(isinstance(d, str) for d in domains)):
+            # Newer create requests carry `domains` (FQN strings); the vendored schemas predate it.
+            raise ApiError(400, "domains must be a list of domain FQNs")
+        if domains:
+            raise ApiError(404, f"domain instance for {domains[0]} not found")
+        if kind.create_schema:
+            errors = sorted(self.create_validators[kind.name].iter_errors(request), key=lambda e: list(e.absolute_path))
+            if errors:
+                where = "/".join(str(p) for p in errors[0].absolute_path) or "<root>"
+                raise ApiError(400, f"{kind.create_schema}: [{where}] {errors[0].message}"
+                                    + (f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""))
+        else:
+            # CreateClassification / CreateTag (api/classification/*.json): name and description required.
+            if not isinstance(request.get("name"), str) or not request["name"] or "::" in request["name"]:
+                raise ApiError(400, "[name] must match \"^((?!::).)*$\" and is required")
+            if not isinstance(request.get("description"), str):
+                raise ApiError(400, "[description] must not be null")
+            if kind.name == "tag" and not isinstance(request.get("classification"), str):
+                raise ApiError(400, "[classification] must not be null")
+        return request
+
+    def _parent_of(self, kind: Kind, request: dict[str, Any]) -> dict[str, Any] | None:
+        if kind.parent_field is None:
+            return None
+        assert kind.parent_kind is not None
+        if kind.name == "tag" and request.get("parent"):
+            parent = self.entities["tag"].get(request["parent"])
+            if parent is None or parent.get("deleted"):
+                raise ApiError(404, f"tag instance for {request['parent']} not found")
+            return parent
+        parent_fqn = request[kind.parent_field]
+        parent = self.entities[kind.parent_kind].get(parent_fqn)
+        if parent is None:
+            # EntityRepository.prepare → getEntityReferenceByName: EntityNotFoundException.
+            raise ApiError(404, f"{kind.parent_kind} instance for {parent_fqn} not found")
+        return parent
+
+    def _from_request(self, kind: Kind, request: dict[str, Any], parent: dict[str, Any] | None, fqn: str,
+                      existing: dict[str, Any] | None) -> dict[str, Any]:
+        """The entity a create request describes (``*Mapper.createToEntity``); absent fields are unset."""
+        content = {k: copy.deepcopy(v) for k, v in request.items() if k not in (kind.parent_field, "parent")}
+        entity: dict[str, Any] = {
+            "id": existing["id"] if existing else str(uuid.uuid4()),
+            "name": request["name"],
+            "fullyQualifiedName": fqn,
+            **content,
         }
-        existing["deleted"] = False
-        existing["updatedAt"] = now
-        existing["updatedBy"] = BOT
-        self.store.versions[existing["id"]].append(_public(existing))
-        return 200, _public(existing)
-
-    def _server_rules(self, kind: str, payload: dict[str, Any]) -> None:
-        """Checks OpenMetadata's server makes beyond the JSON Schema."""
-        if kind == "table":
-            for column in _walk(payload["columns"]):
-                if column["dataType"] == "ARRAY" and not column.get("arrayDataType"):
-                    raise ApiError(400, "For column data type array, arrayDataType must not be null")
-                if column["dataType"] in _LENGTH_TYPES and column.get("dataLength") is None:
-                    raise ApiError(400, "For column data types char, varchar, binary, varbinary dataLength "
-                                        "must not be null")
-        extension = payload.get("extension")
-        if extension is not None:
-            if not isinstance(extension, dict):
-                raise ApiError(400, "extension must be an object")
-            known = {p["name"] for p in self.store.custom_properties.get(KINDS[kind][4], [])}
-            for key, value in extension.items():
-                if key not in known:
-                    raise ApiError(400, f"Unknown custom field {key}")
-                if not isinstance(value, str):
-                    raise ApiError(400, f"Custom field {key} has invalid JSON [string expected]")
-
-    def _find(self, kind: str, fqn: str, include: str) -> dict[str, Any]:
-        entity = self.store.entities[kind].get(fqn)
-        if entity is None or not _included(entity, include):
-            raise ApiError(404, f"{KINDS[kind][4]} instance for {fqn} not found")
+        entity.update(self._refs(kind, parent))
+        if kind.name == "table":
+            entity.setdefault("tableType", "Regular")
+            entity["columns"] = column_fqns(entity.get("columns") or [], fqn)
+        if kind.name == "databaseService":
+            entity.setdefault("serviceType", request.get("serviceType"))
         return entity
 
-    def _list(self, kind: str, query: dict[str, str]) -> dict[str, Any]:
-        _, _, parent_field, _, _ = KINDS[kind]
+    def _refs(self, kind: Kind, parent: dict[str, Any] | None) -> dict[str, Any]:
+        if parent is None:
+            return {}
+        if kind.name == "tag":
+            if parent.get("classification"):  # a nested tag: parent is a tag
+                return {"classification": copy.deepcopy(parent["classification"]), "parent": _ref("tag", parent)}
+            return {"classification": _ref("classification", parent)}
+        assert kind.parent_kind is not None and kind.parent_field is not None
+        refs = {key: copy.deepcopy(parent[key]) for key in ("service", "database") if key in parent}
+        refs[kind.parent_field] = _ref(kind.parent_kind, parent)
+        refs["serviceType"] = parent.get("serviceType")
+        return {k: v for k, v in refs.items() if v is not None}
+
+    def _create(self, kind: Kind, request: dict[str, Any], parent: dict[str, Any] | None, fqn: str,
+                caller: _Caller) -> dict[str, Any]:
+        entity = self._from_request(kind, request, parent, fqn, None)
+        entity["tags"] = self._checked_tags(entity.get("tags"))
+        if kind.name == "table":
+            for column in entity["columns"]:
+                _check_column_tags(column, self._checked_tags)
+            # TableRepository.prepare → validateTableConstraints (the table itself does not exist yet).
+            validate_constraints(entity, self._table_lookup)
+            update_entity("table", {**entity, "columns": [], "tableConstraints": []}, copy.deepcopy(entity),
+                          operation="PATCH", by_bot=False, tag_lookup=self._tag_lookup,
+                          table_lookup=self._table_lookup, custom_properties=self._property_types)
+        elif kind.name in ("database", "databaseSchema"):
+            update_entity(kind.name, {}, copy.deepcopy(entity), operation="PATCH", by_bot=False,
+                          tag_lookup=self._tag_lookup, table_lookup=self._table_lookup,
+                          custom_properties=self._property_types)
+        entity.update(version=0.1, updatedAt=_now(), updatedBy=caller.name, deleted=False,
+                      href=f"http://localhost/api/v1/{kind.collection}/{entity['id']}")
+        if not entity.get("tags"):
+            entity.pop("tags", None)
+        self.entities[kind.name][fqn] = entity
+        self._by_id[entity["id"]] = (kind.name, fqn)
+        self._parent[entity["id"]] = parent["id"] if parent else None
+        self.versions[entity["id"]] = [copy.deepcopy(entity)]
+        return self._project(kind, entity, "*")
+
+    def _checked_tags(self, labels: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+        from tests.openmetadata_standin.rules import _tags
+
+        return _tags(None, labels, False, self._tag_lookup)
+
+    def _apply_update(self, kind: Kind, original: dict[str, Any], updated: dict[str, Any], operation: str,
+                      caller: _Caller) -> Change:
+        change = update_entity(kind.name, original, updated, operation=operation, by_bot=caller.is_bot,
+                               tag_lookup=self._tag_lookup, table_lookup=self._table_lookup,
+                               custom_properties=self._property_types)
+        if not change.any:
+            return change
+        previous = original["version"]
+        version = float(int(previous) + 1) if change.major else round(previous + 0.1, 1)
+        for key in list(original):
+            if key not in ("id", "href", "deleted"):
+                original.pop(key)
+        original.update(updated)
+        if not original.get("tags"):
+            original.pop("tags", None)
+        original.update(version=version, updatedAt=_now(), updatedBy=caller.name,
+                        changeDescription={"fieldsAdded": _jsonify(change.added),
+                                           "fieldsUpdated": _jsonify(change.updated),
+                                           "fieldsDeleted": _jsonify(change.deleted),
+                                           "previousVersion": previous})
+        self.versions[original["id"]].append(copy.deepcopy(original))
+        return change
+
+    # -- patch ------------------------------------------------------------------------------
+
+    def _patch(self, kind: Kind, entity_id: str, operations: Any, caller: _Caller,
+               if_match: str | None) -> tuple[int, dict[str, Any]]:
+        stored = self._find_id(kind, entity_id, "non-deleted")
+        self._before = self._project(kind, stored, "*")
+        if if_match:
+            _validate_etag(if_match, stored)
+        try:
+            patched = apply_patch(self._project(kind, stored, "*"), operations)
+        except PatchError as exc:
+            raise ApiError(400, str(exc)) from exc
+        if not isinstance(patched, dict):
+            raise ApiError(400, "A patch must leave an entity object")
+        for key in _READ_ONLY:  # restorePatchAttributes
+            if key in stored:
+                patched[key] = copy.deepcopy(stored[key])
+            else:
+                patched.pop(key, None)
+        if patched.get("deleted"):
+            raise ApiError(400, f"Entity type {kind.name} field deleted is read-only")
+        validator = self.entity_validators.get(kind.name)
+        if validator is not None:
+            # JsonUtils.applyPatch reads the result back into the entity class: it must be a valid entity.
+            checked = {k: v for k, v in patched.items() if k not in ("version", "changeDescription")}
+            errors = sorted(validator.iter_errors(checked), key=lambda e: list(e.absolute_path))
+            if errors:
+                where = "/".join(str(p) for p in errors[0].absolute_path) or "<root>"
+                raise ApiError(400, f"{kind.entity_schema}: [{where}] {errors[0].message}")
+        self._apply_update(kind, stored, patched, "PATCH", caller)
+        return 200, stored
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def _find_fqn(self, kind: Kind, fqn: str, include: str) -> dict[str, Any]:
+        entity = self.entities[kind.name].get(fqn)
+        if entity is None or not _included(entity, include):
+            raise ApiError(404, f"{kind.name} instance for {fqn} not found")
+        return entity
+
+    def _find_id(self, kind: Kind, entity_id: str, include: str) -> dict[str, Any]:
+        found = self._by_id.get(entity_id)
+        entity = self.entities[kind.name].get(found[1]) if found and found[0] == kind.name else None
+        if entity is None or not _included(entity, include):
+            raise ApiError(404, f"{kind.name} instance for {entity_id} not found")
+        return entity
+
+    def _list(self, kind: Kind, query: dict[str, str]) -> dict[str, Any]:
         include = query.get("include", "non-deleted")
         if include not in ("all", "deleted", "non-deleted"):
             raise ApiError(400, "query param include must be one of [all, deleted, non-deleted]")
@@ -403,60 +610,159 @@ class OpenMetadataStandIn:
             limit = int(query.get("limit", "10"))
         except ValueError as exc:
             raise ApiError(400, "query param limit must be a number") from exc
-        if not 0 <= limit <= 1_000_000:
-            raise ApiError(400, "query param limit must be between 0 and 1000000")
-        parent = query.get(parent_field or "")
-        rows = sorted(
-            (e for e in self.store.entities[kind].values()
-             if _included(e, include) and (parent is None or e["_refs"][parent_field]["fullyQualifiedName"] == parent)),
-            key=lambda e: e["fullyQualifiedName"],
-        )
-        after = query.get("after")
-        if after:
-            start = base64.urlsafe_b64decode(after.encode()).decode()
+        if not 0 <= limit <= _PAGE_MAX:
+            raise ApiError(400, f"query param limit must be between 0 and {_PAGE_MAX}")
+        filters = {k: query[k] for k in ("service", "database", "databaseSchema", "classification") if k in query}
+        rows = []
+        for entity in self.entities[kind.name].values():
+            if not _included(entity, include):
+                continue
+            if any((entity.get(key) or {}).get("fullyQualifiedName") != value for key, value in filters.items()):
+                continue
+            rows.append(entity)
+        rows.sort(key=lambda e: e["fullyQualifiedName"])
+        total = len(rows)
+        if query.get("after"):
+            start = _decode_cursor(query["after"])
             rows = [e for e in rows if e["fullyQualifiedName"] > start]
-        page = rows[:limit]
-        paging: dict[str, Any] = {"total": len(rows)}
-        if len(rows) > limit and page:
-            paging["after"] = base64.urlsafe_b64encode(page[-1]["fullyQualifiedName"].encode()).decode()
+            page = rows[:limit]
+        elif query.get("before"):
+            end = _decode_cursor(query["before"])
+            rows = [e for e in rows if e["fullyQualifiedName"] < end]
+            page = rows[-limit:] if limit else []
+        else:
+            page = rows[:limit]
+        paging: dict[str, Any] = {"total": total}
+        if page and page[-1] is not rows[-1]:
+            paging["after"] = _encode_cursor(page[-1]["fullyQualifiedName"])
+        if page and (query.get("after") or (query.get("before") and page[0] is not rows[0])):
+            paging["before"] = _encode_cursor(page[0]["fullyQualifiedName"])
         fields = query.get("fields", "")
         return {"data": [self._project(kind, e, fields) for e in page], "paging": paging}
 
-    def _project(self, kind: str, entity: dict[str, Any], fields: str) -> dict[str, Any]:
+    def _project(self, kind: Kind, entity: dict[str, Any], fields: str) -> dict[str, Any]:
+        """The entity as the server returns it for ``fields`` (EntityUtil.Fields, setFields)."""
         wanted = {f.strip() for f in fields.split(",") if f.strip()}
-        unknown = wanted - GATED[kind]
+        if "*" in wanted:
+            wanted = set(kind.fields)
+        unknown = wanted - kind.fields
         if unknown:
             raise ApiError(400, f"Invalid field name {min(unknown)}")
-        return {k: copy.deepcopy(v) for k, v in _public(entity).items() if k not in GATED[kind] or k in wanted}
+        out = {k: copy.deepcopy(v) for k, v in entity.items()
+               if k not in kind.fields or k in wanted or k in kind.always}
+        for name in wanted & _LIST_FIELDS:
+            out.setdefault(name, [])
+        if "databaseSchemas" in wanted or "tables" in wanted or ("children" in wanted and kind.name == "tag"):
+            child = _CHILD.get(kind.name, "tag")
+            key = "databaseSchemas" if kind.name == "database" else "tables" if kind.name == "databaseSchema" else "children"
+            out[key] = [_ref(child, c) for c in self._children(kind.name, entity) if not c.get("deleted")]
+        if kind.name == "table" and "tags" not in wanted:
+            out["columns"] = _without_tags(out.get("columns") or [])
+        return out
 
-    def _delete(self, kind: str, fqn: str, hard: bool, recursive: bool) -> dict[str, Any]:
-        entity = self._find(kind, fqn, "all" if hard else "non-deleted")
-        children = self._children(kind, fqn)
-        blocking = children if hard else [c for c in children if not c[1].get("deleted")]
+    def _history(self, kind: Kind, entity_id: str) -> dict[str, Any]:
+        versions = self.versions.get(entity_id)
+        if versions is None or entity_id not in self._by_id:
+            raise ApiError(404, f"{kind.name} instance for {entity_id} not found")
+        # EntityRepository.listVersions: newest first, each version a JSON string.
+        return {"entityType": kind.name, "versions": [json.dumps(v) for v in reversed(versions)]}
+
+    def _one_version(self, kind: Kind, entity_id: str, version: str) -> dict[str, Any]:
+        for entry in self.versions.get(entity_id) or ():
+            if str(entry["version"]) == version:
+                return copy.deepcopy(entry)
+        raise ApiError(404, f"{kind.name} instance for {entity_id} and version {version} not found")
+
+    # -- delete and restore -----------------------------------------------------------------
+
+    def _delete(self, kind: Kind, entity: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
+        hard = query.get("hardDelete") == "true"
+        recursive = query.get("recursive") == "true"
+        if not hard and entity.get("deleted"):
+            raise ApiError(404, f"{kind.name} instance for {entity['fullyQualifiedName']} not found")
+        children = self._children(kind.name, entity)
+        blocking = children if hard else [c for c in children if not c.get("deleted")]
         if blocking and not recursive:
-            raise ApiError(400, f"Entity {KINDS[kind][4]} is not empty")
-        for child_kind, child in blocking:
-            self._delete(child_kind, child["fullyQualifiedName"], hard, True)
+            # EntityRepository.deleteChildren: CatalogExceptionMessage.entityIsNotEmpty.
+            raise ApiError(400, f"Entity {kind.name} is not empty")
+        for child in blocking:
+            self._delete(KINDS[_CHILD[kind.name]], child, {"hardDelete": query.get("hardDelete", "false"),
+                                                          "recursive": "true"})
         if hard:
-            del self.store.entities[kind][fqn]
-            self.store.versions.pop(entity["id"], None)
-            return _public(entity)
+            del self.entities[kind.name][entity["fullyQualifiedName"]]
+            self._by_id.pop(entity["id"], None)
+            self.versions.pop(entity["id"], None)
+            return self._project(kind, entity, "")
         previous = entity["version"]
-        entity["deleted"] = True
-        entity["version"] = round(previous + 0.1, 1)
-        entity["updatedAt"] = int(time.time() * 1000)
-        entity["changeDescription"] = {"fieldsAdded": [], "fieldsDeleted": [], "previousVersion": previous,
-                                       "fieldsUpdated": [{"name": "deleted", "oldValue": False, "newValue": True}]}
-        self.store.versions[entity["id"]].append(_public(entity))
-        return _public(entity)
+        entity.update(deleted=True, version=round(previous + 0.1, 1), updatedAt=_now(),
+                      changeDescription={"fieldsAdded": [], "fieldsDeleted": [], "previousVersion": previous,
+                                         "fieldsUpdated": [{"name": "deleted", "oldValue": False, "newValue": True}]})
+        self.versions[entity["id"]].append(copy.deepcopy(entity))
+        return self._project(kind, entity, "")
 
-    def _children(self, kind: str, fqn: str) -> list[tuple[str, dict[str, Any]]]:
-        child_kind = _CHILD.get(kind)
-        if child_kind is None:
+    def _restore(self, kind: Kind, payload: Any, caller: _Caller) -> tuple[int, Any, dict[str, str]]:
+        if not isinstance(payload, dict) or not isinstance(payload.get("id"), str):
+            raise ApiError(400, "[id] must not be null")
+        found = self._by_id.get(payload["id"])
+        entity = self.entities[kind.name].get(found[1]) if found and found[0] == kind.name else None
+        if entity is None or not entity.get("deleted"):
+            # EntityRepository.restoreEntity returns null for an entity not in the deleted state,
+            # and EntityResource.restoreEntity then fails (an internal server error).
+            raise ApiError(500, f"Entity is not in deleted state {kind.name} {payload['id']}")
+        self._restore_tree(kind.name, entity, caller)
+        return 200, self._project(kind, entity, "*"), {}
+
+    def _restore_tree(self, kind_name: str, entity: dict[str, Any], caller: _Caller) -> None:
+        """EntityRepository.restoreEntity: soft-deleted children first, then the entity (a new version)."""
+        for child in self._children(kind_name, entity):
+            if child.get("deleted"):
+                self._restore_tree(_CHILD[kind_name], child, caller)
+        previous = entity["version"]
+        entity.update(deleted=False, version=round(previous + 0.1, 1), updatedAt=_now(), updatedBy=caller.name,
+                      changeDescription={"fieldsAdded": [], "fieldsDeleted": [], "previousVersion": previous,
+                                         "fieldsUpdated": [{"name": "deleted", "oldValue": True, "newValue": False}]})
+        self.versions[entity["id"]].append(copy.deepcopy(entity))
+
+    def _children(self, kind_name: str, entity: dict[str, Any]) -> list[dict[str, Any]]:
+        child = _CHILD.get(kind_name)
+        if child is None:
             return []
-        parent_field = KINDS[child_kind][2]
-        return [(child_kind, e) for e in self.store.entities[child_kind].values()
-                if e["_refs"][parent_field]["fullyQualifiedName"] == fqn]
+        return [e for e in self.entities[child].values() if self._parent.get(e["id"]) == entity["id"]]
+
+    # -- custom properties ------------------------------------------------------------------
+
+    def _types(self, method: str, rest: str, payload: Any) -> tuple[int, Any, dict[str, str]]:
+        by_id = {v: k for k, v in self.types.items()}
+        name = unquote(rest[len("name/"):]) if rest.startswith("name/") else by_id.get(rest)
+        if name not in self.types:
+            raise ApiError(404, f"type instance for {rest} not found")
+        body = {"id": self.types[name], "name": name, "fullyQualifiedName": name,
+                "category": "field" if name == "string" else "entity",
+                "customProperties": copy.deepcopy(self.custom_properties.get(name, []))}
+        if method == "GET":
+            return 200, body, {}
+        if method == "PUT" and not rest.startswith("name/"):
+            # TypeResource.addOrUpdateProperty: a CustomProperty {name, description, propertyType}.
+            if not isinstance(payload, dict) or not payload.get("name") or (payload.get("propertyType") or {}).get(
+                    "id") not in by_id:
+                raise ApiError(400, "customProperty needs name and propertyType {id, type}")
+            prop = {**payload, "propertyType": {**payload["propertyType"],
+                                                "name": by_id[payload["propertyType"]["id"]]}}
+            props = self.custom_properties.setdefault(name, [])
+            props[:] = [p for p in props if p["name"] != payload["name"]] + [prop]
+            body["customProperties"] = copy.deepcopy(props)
+            return 200, body, {}
+        raise ApiError(405, "not allowed")
+
+    def _property_types(self, kind: str) -> dict[str, str]:
+        return {p["name"]: p["propertyType"].get("name", "string") for p in self.custom_properties.get(kind, [])}
+
+    def _tag_lookup(self, fqn: str) -> dict[str, Any] | None:
+        tag = self.entities["tag"].get(fqn)
+        return None if tag is None or tag.get("deleted") else tag
+
+    def _table_lookup(self, fqn: str) -> dict[str, Any] | None:
+        return self.entities["table"].get(fqn)
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -492,47 +798,68 @@ def _handler_for(standin: OpenMetadataStandIn) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def _content_keys(kind: str) -> set[str]:
-    """Fields a create request sets (replaced by a PUT); ``kind`` is the entity kind."""
-    return {"displayName", "description", "tableType", "columns", "tableConstraints", "tablePartition",
-            "schemaDefinition", "tags", "extension", "sourceHash", "owners", "serviceType", "connection",
-            "retentionPeriod", "sourceUrl", "domain", "dataProducts", "lifeCycle", "fileFormat", "locationPath",
-            "dataModel", "tableProfilerConfig", "default", "ingestionRunner"}
+def _etag(entity: dict[str, Any]) -> str:
+    """EntityETag.generateETag: the first 16 hex digits of SHA-256 over the serialized entity, quoted."""
+    return '"' + hashlib.sha256(json.dumps(entity, sort_keys=True).encode()).hexdigest()[:16] + '"'
 
 
-def _public(entity: dict[str, Any]) -> dict[str, Any]:
-    return copy.deepcopy({k: v for k, v in entity.items() if not k.startswith("_")})
+def _validate_etag(if_match: str, entity: dict[str, Any]) -> None:
+    """EntityETag.validateETag: ``*``, the strong ETag or the weak ``W/"<version>"`` match."""
+    for given in (e.strip() for e in if_match.split(",")):
+        if given in ("*", _etag(entity), f'W/"{entity["version"]!r}"'):
+            return
+    raise ApiError(412, f"The entity has been modified. Current ETag: {_etag(entity)}. "
+                        "Please refresh and retry with the latest version.")
 
 
 def _ref(kind: str, entity: dict[str, Any]) -> dict[str, Any]:
-    return {"id": entity["id"], "type": KINDS[kind][4], "name": entity["name"],
-            "fullyQualifiedName": entity["fullyQualifiedName"], "deleted": entity.get("deleted", False)}
+    return {"id": entity["id"], "type": kind, "name": entity["name"],
+            "fullyQualifiedName": entity["fullyQualifiedName"], "deleted": bool(entity.get("deleted"))}
 
 
 def _included(entity: dict[str, Any], include: str) -> bool:
     return include == "all" or (include == "deleted") == bool(entity.get("deleted"))
 
 
-def _walk(columns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _without_tags(columns: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for column in columns:
-        out.append(column)
-        out.extend(_walk(column.get("children") or []))
-    return out
-
-
-def _with_column_fqns(columns: list[dict[str, Any]], parent_fqn: str) -> list[dict[str, Any]]:
-    out = []
-    for column in columns:
-        fqn = build_fqn(*split_fqn(parent_fqn), column["name"])
-        column = {**column, "fullyQualifiedName": fqn}
+        column = {k: v for k, v in column.items() if k != "tags"}
         if column.get("children"):
-            column["children"] = _with_column_fqns(column["children"], fqn)
+            column["children"] = _without_tags(column["children"])
         out.append(column)
     return out
 
 
-def _incompatible(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> bool:
-    """A removed column or a changed data type is a backward-incompatible (major) change."""
-    new_types = {c["name"]: c["dataType"] for c in new}
-    return any(c["name"] not in new_types or new_types[c["name"]] != c["dataType"] for c in old)
+def _check_column_tags(column: dict[str, Any], check: Callable[[list[dict[str, Any]] | None], list[dict[str, Any]]]) -> None:
+    column["tags"] = check(column.get("tags"))
+    for child in column.get("children") or ():
+        _check_column_tags(child, check)
+
+
+def _jsonify(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """FieldChange values are JSON text for lists and objects (JsonUtils.pojoToJson)."""
+    out = []
+    for entry in entries:
+        entry = dict(entry)
+        for key in ("oldValue", "newValue"):
+            if key in entry and isinstance(entry[key], (list, dict)):
+                entry[key] = json.dumps(entry[key])
+        out.append(entry)
+    return out
+
+
+def _encode_cursor(value: str) -> str:
+    return base64.urlsafe_b64encode(value.encode()).decode()
+
+
+def _decode_cursor(value: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(value.encode()).decode()
+    except ValueError as exc:
+        raise ApiError(400, f"Invalid cursor {value}") from exc
+
+
+def _now() -> int:
+    return int(time.time() * 1000)
+
