@@ -133,6 +133,9 @@ def get_provider_info() -> dict[str, Any]:
                                       "integer"),
                     "extras_property": _field("Extras property", "Custom property holding the fields OpenMetadata "
                                               "has no place for."),
+                    "override_metadata": _field("Override metadata", "Replace descriptions and tags a person "
+                                                "set in OpenMetadata with the source's (default false: only "
+                                                "fill empty fields).", "boolean", default=False),
                     "runs_url": _field("Run store URL", "SQLAlchemy URL of the SQL store for run records.",
                                        secret=True),
                     "runs_conn_id": _field("Run store connection", "Airflow connection of the SQL store for run "
