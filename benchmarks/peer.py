@@ -26,7 +26,7 @@ from typing import Any
 from benchmarks import datahub
 from benchmarks.compare import catalog_relations, diff_relations
 from benchmarks.measure import SourceStatements
-from benchmarks.process import measure_process
+from benchmarks.process_tree import measure_process
 from benchmarks.proxy import DelayProxy
 
 __all__ = ["METRICS", "OURS", "omingest_command", "run_order", "summarize"]

@@ -1,4 +1,4 @@
-"""Measure a whole process: wall time, CPU (user + system) and peak RSS of its process tree.
+"""Measure a whole process tree: wall time, CPU (user + system) and peak RSS of its process tree.
 
 ``measure_process(command)`` starts the command, samples the resident memory of the process and
 all its descendants every ``interval`` s (Linux ``/proc``), and reaps it with ``os.wait4``, whose
