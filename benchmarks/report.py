@@ -2,7 +2,9 @@
 
 ``python -m benchmarks.report [RESULTS_DIR]`` regenerates both from every
 ``results-*.json`` in the folder (the newest record wins for the same measurement), so that a
-long run made by hand (100,000 tables) and the regular matrix end up in one report.
+long run made by hand (100,000 tables) and the regular matrix end up in one report; the
+``peer-*.json`` files of ``--peer`` runs make its "DataHub side by side" section
+(:mod:`benchmarks.peer_report`).
 """
 
 from __future__ import annotations
@@ -225,7 +227,8 @@ def plot(records: list[dict[str, Any]], png: Path) -> None:
     ax.set_ylabel("wall time, s")
     ax.set_title("omingest: time vs number of tables (PostgreSQL source, SQLite catalog)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    if ax.lines:
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(png)
     plt.close(fig)
@@ -293,10 +296,20 @@ def write_report(results_dir: Path, md_path: Path) -> tuple[Path, Path]:
             sp = f"{base / r['wall_s']:.2f}×" if base else "—"
             lines.append(f"| {r['threads']} | {r['wall_s']:.2f} | {sp} | {r['source_statements']:,} | {r['units']} "
                          f"| {r['peak_rss_mib']:.0f} |")
-    lines += ["", f"![time vs tables]({png.relative_to(md_path.parent) if png.is_relative_to(md_path.parent) else png})",
-              ""]
-    md_path.write_text("\n".join(lines))
+    lines += ["", f"![time vs tables]({_link(png, md_path)})"]
+    from benchmarks.peer_report import load_peer_records, peer_section, plot_peer
+
+    peer_metas, peer_records = load_peer_records(results_dir)
+    if peer_records:
+        peer_png = results_dir / "datahub_side_by_side.png"
+        plot_peer(peer_records, peer_png)
+        lines += peer_section(peer_metas, peer_records, _link(peer_png, md_path))
+    md_path.write_text("\n".join([*lines, ""]))
     return md_path, png
+
+
+def _link(path: Path, md_path: Path) -> str:
+    return str(path.relative_to(md_path.parent) if path.is_relative_to(md_path.parent) else path)
 
 
 if __name__ == "__main__":

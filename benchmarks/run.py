@@ -250,6 +250,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--matrix-size", type=int, default=1000, help="size of the scaling runs")
     p.add_argument("--tables-per-unit", type=int, default=1000, help="IngestionSettings.tables_per_unit")
     p.add_argument("--catalog", choices=["sqlite", "postgres"], default="sqlite")
+    p.add_argument("--peer", choices=["datahub"], default=None,
+                   help="instead of the layers: omingest's CLI and this peer side by side, each as a whole "
+                        "process, --repeat times in alternating order (installs the peer into its own virtualenv)")
+    p.add_argument("--peer-delay-ms", type=_floats, default=[0.0, 50.0],
+                   help="proxy delays of the peer comparison, comma-separated (default 0,50)")
+    p.add_argument("--peer-dir", type=Path, default=None,
+                   help="parent folder of the peer's virtualenv (default .omingest/peers)")
     p.add_argument("--out", type=Path, default=RESULTS_DIR, help="folder of the results (JSON, PNG)")
     p.add_argument("--results-md", type=Path, default=Path(__file__).resolve().parent / "RESULTS.md")
     p.add_argument("--no-report", action="store_true", help="write the JSON only")
@@ -268,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"PostgreSQL {meta['machine']['postgresql']} on 127.0.0.1:{bench.server.port}; "
                   f"{meta['machine']['cores']} cores", flush=True)
             started = time.perf_counter()
+            if args.peer:
+                return _peer_main(args, bench, shapes, meta, started)
             for shape in shapes:
                 bench.size(shape)
             if "cli" in args.layers:
@@ -287,6 +296,31 @@ def main(argv: list[str] | None = None) -> int:
 
         md, png = write_report(args.out, args.results_md)
         print(f"wrote {md} and {png}")
+    return 0
+
+
+def _peer_main(args: argparse.Namespace, bench: Bench, shapes: list[WarehouseShape], meta: dict[str, Any],
+               started: float) -> int:
+    """The side-by-side comparison with a peer; exit code 1 when the two extracted different relations."""
+    from benchmarks.peer import PeerBench, peer_versions, write_results
+
+    peer = PeerBench(bench, args.peer)
+    meta["machine"]["packages"].update(peer_versions(peer.build))
+    meta["loadavg_start"] = [round(x, 2) for x in os.getloadavg()]
+    for shape in shapes:
+        peer.size(shape)
+    meta["total_s"] = round(time.perf_counter() - started, 1)
+    meta["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
+    path = write_results(args.out, meta, peer.records)
+    print(f"wrote {path}")
+    if not args.no_report:
+        from benchmarks.report import write_report
+
+        md, png = write_report(args.out, args.results_md)
+        print(f"wrote {md} and {png}")
+    if peer.failed_comparisons:
+        print(f"!! {peer.failed_comparisons} comparison(s) found different relations (see above)", file=sys.stderr)
+        return 1
     return 0
 
 
