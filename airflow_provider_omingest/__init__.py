@@ -10,7 +10,11 @@ __all__ = ["__version__", "build_ingestion_dag", "ingestion_params", "ingestion_
 
 if TYPE_CHECKING:
     from airflow_provider_omingest.assets import service_asset
-    from airflow_provider_omingest.dag_factory import build_ingestion_dag, ingestion_params, ingestion_task_group
+    from airflow_provider_omingest.dag_factory import (
+        build_ingestion_dag,
+        ingestion_params,
+        ingestion_task_group,
+    )
 
 _LAZY = ("build_ingestion_dag", "ingestion_params", "ingestion_task_group")
 

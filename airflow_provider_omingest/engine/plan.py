@@ -226,11 +226,9 @@ def _restricted_window(window: Window, request: RunRequest, restriction: SchemaS
                                "extracting them whole")
     else:
         window = window.model_copy(update={"reason": f"{window.reason}; restricted to {names}"})
-    return window.model_copy(update={
-        "advances": False,
-        "notes": [*window.notes, "a run restricted to some schemas leaves the watermark where it is: the "
-                                 "changes in the other schemas since then were not scanned"],
-    })
+    note = ("a run restricted to some schemas leaves the watermark where it is: the changes in the other "
+            "schemas since then were not scanned")
+    return window.model_copy(update={"advances": False, "notes": [*window.notes, note]})
 
 
 def _not_found(restriction: SchemaScope, *where: Mapping[str, Mapping[str, object]]) -> list[str]:
