@@ -655,7 +655,7 @@ class SqlCatalog(Catalog):
                     "b_fingerprint": write.fingerprint,
                     "b_source_digest": write.source_digest,
                     "b_object_id": write.object_id or state.object_id,
-                    "b_body": write.body,
+                    "b_body": write.stored_body(),
                     "b_version": version,
                 }
             )
@@ -807,7 +807,7 @@ def _entity_row(write: EntityWrite, run_id: str, now: datetime) -> dict[str, Any
         "fingerprint": write.fingerprint,
         "source_digest": write.source_digest,
         "object_id": write.object_id,
-        "body": write.body,
+        "body": write.stored_body(),
         "version": 1,
         "deleted": False,
         "created_run": run_id,

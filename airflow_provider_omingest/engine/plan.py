@@ -163,10 +163,7 @@ def register_databases(catalog: Catalog, plan: RunPlan, run_id: str) -> None:
         return
     writes = []
     for db in plan.databases:
-        entity = Database(name=db)
-        writes.append(EntityWrite(fqn=build_fqn(plan.service, db), kind="database", database=db, name=db,
-                                  fingerprint=entity.fingerprint(), body=entity.model_dump(mode="json"),
-                                  change="created"))
+        writes.append(EntityWrite.of(Database(name=db), fqn=build_fqn(plan.service, db), kind="database", database=db))
     catalog.apply(writes, run_id)
 
 

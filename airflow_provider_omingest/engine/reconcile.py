@@ -136,17 +136,14 @@ def _compare(
             return
         change, digest_only = "updated", True  # record the new digest or id; no new version
     plan.writes.append(
-        EntityWrite(
+        EntityWrite.of(
+            entity,
             fqn=fqn,
             kind=kind,  # type: ignore[arg-type]
             database=database,
             schema_name=schema if kind == "table" else getattr(entity, "name", None),
-            name=entity.name,
-            fingerprint=fingerprint,
-            body=entity.model_dump(mode="json"),
             change=change,  # type: ignore[arg-type]
-            source_digest=digest,
-            object_id=object_id,
+            fingerprint=fingerprint,
         )
     )
     if count and not digest_only:
