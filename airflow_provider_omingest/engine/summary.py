@@ -77,6 +77,8 @@ class RunSummary(BaseModel):
         line = f"{self.mode} run of service {self.service} ({self.mode_reason})"
         if self.since:
             line += f"; changes since {self.since.isoformat()} via {self.change_method}"
+        if self.restricted_to is not None:
+            line += f"; restricted to {', '.join(self.restricted_to) or 'no schema'}"
         return line + (" [dry run]" if self.dry_run else "")
 
     def table(self) -> str:

@@ -55,6 +55,23 @@ def test_the_summary_task_declares_the_alias_as_its_outlet(airflow_db):
     assert all(not dag.get_task(t).outlets for t in ("plan", "delete"))
 
 
+def test_operators_validate_their_asset_arguments_and_the_event_can_be_turned_off():
+    from airflow_provider_omingest.operators import OmingestPlanOperator, OmingestSummaryOperator
+
+    settings = {"service": "s"}
+    assert OmingestSummaryOperator(task_id="s1", catalog_conn_id="c", settings=settings,
+                                   emit_asset_event=False).outlets == []
+    with pytest.raises(ConfigError, match="emit_asset_event=1"):
+        OmingestSummaryOperator(task_id="s2", catalog_conn_id="c", settings=settings, emit_asset_event=1)
+    with pytest.raises(ConfigError, match="scope_from_asset_events='true'"):
+        OmingestPlanOperator(task_id="p", source_conn_id="w", catalog_conn_id="c", settings=settings,
+                             scope_from_asset_events="true")
+
+
+def test_the_headline_names_the_restriction():
+    assert _summary(restricted_to=["db.a"]).headline().endswith("; restricted to db.a")
+
+
 def test_scope_from_asset_events_is_validated_at_parse_time():
     from airflow.sdk import Asset, AssetOrTimeSchedule
     from airflow.timetables.trigger import CronTriggerTimetable
