@@ -21,8 +21,8 @@ from airflow_provider_omingest.models.fqn import build_fqn, split_fqn
 from airflow_provider_omingest.models.run import Mode
 from airflow_provider_omingest.models.units import CHANGED_NAMES_LIMIT, UnitResult
 
-__all__ = ["CHANGE_KINDS", "CatalogWatermarks", "DeleteResult", "MemoryWatermarks", "RunSummary", "WatermarkStore", "finish_run",
-           "summarize"]
+__all__ = ["CHANGE_KINDS", "CatalogWatermarks", "DeleteResult", "MemoryWatermarks", "RunSummary", "WatermarkStore",
+           "finish_run", "summarize"]
 
 log = logging.getLogger(__name__)
 
