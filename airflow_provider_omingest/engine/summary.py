@@ -21,8 +21,8 @@ from airflow_provider_omingest.models.fqn import build_fqn, split_fqn
 from airflow_provider_omingest.models.run import Mode
 from airflow_provider_omingest.models.units import CHANGED_NAMES_LIMIT, UnitResult
 
-__all__ = ["CHANGE_KINDS", "CatalogWatermarks", "DeleteResult", "MemoryWatermarks", "RunSummary", "WatermarkStore",
-           "finish_run", "summarize"]
+__all__ = ["CHANGE_KINDS", "CatalogWatermarks", "DeleteResult", "MemoryWatermarks", "RunSummary",
+           "WatermarkStore", "finish_run", "summarize"]
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class RunSummary(BaseModel):
     restricted_to: list[str] | None = Field(None, description="The schemas the run was restricted to.")
     changed_tables: dict[str, list[str]] = Field(
         default_factory=dict,
-        description=f"'created' / 'updated' / 'deleted' -> the first {CHANGED_NAMES_LIMIT} table names of each.",
+        description=f"'created' / 'updated' / 'deleted' -> the first {CHANGED_NAMES_LIMIT} table names each.",
     )
 
     def changed(self) -> bool:
