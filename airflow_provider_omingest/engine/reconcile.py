@@ -14,7 +14,7 @@ from airflow_provider_omingest.catalog.base import EntityWrite, StoredEntity
 from airflow_provider_omingest.config import Filters
 from airflow_provider_omingest.models.entities import DatabaseSchema, _Entity
 from airflow_provider_omingest.models.fqn import build_fqn
-from airflow_provider_omingest.models.units import SchemaSnapshot, UnitResult
+from airflow_provider_omingest.models.units import CHANGED_NAMES_LIMIT, SchemaSnapshot, UnitResult
 
 __all__ = ["UnitPlan", "reconcile"]
 
@@ -29,6 +29,7 @@ class UnitPlan:
     unchanged: Counter[str] = field(default_factory=Counter)
     unreflectable: Counter[str] = field(default_factory=Counter)
     delete_candidates: list[str] = field(default_factory=list)
+    changed_tables: dict[str, list[str]] = field(default_factory=dict)
     scope_size: int = 0
 
     def to_result(self, unit_id: str, database: str, schemas: tuple[str, ...], dry_run: bool) -> UnitResult:
@@ -42,6 +43,7 @@ class UnitPlan:
             unchanged=dict(self.unchanged),
             unreflectable=dict(self.unreflectable),
             delete_candidates=sorted(self.delete_candidates),
+            changed_tables={k: sorted(v)[:CHANGED_NAMES_LIMIT] for k, v in self.changed_tables.items()},
             scope_size=self.scope_size,
             dry_run=dry_run,
         )
@@ -145,4 +147,6 @@ def _compare(
         )
     )
     if count and not digest_only:
-        (plan.updated if change == "updated" else plan.created)[key] += 1
+        kind_of_change = "updated" if change == "updated" else "created"
+        getattr(plan, kind_of_change)[key] += 1
+        plan.changed_tables.setdefault(kind_of_change, []).append(fqn)

@@ -17,16 +17,18 @@ from pydantic import BaseModel, Field
 from airflow_provider_omingest.catalog.base import Catalog, RunRecord
 from airflow_provider_omingest.engine.cursor import next_watermark, to_utc
 from airflow_provider_omingest.engine.plan import RunPlan
-from airflow_provider_omingest.models.fqn import build_fqn
+from airflow_provider_omingest.models.fqn import build_fqn, split_fqn
 from airflow_provider_omingest.models.run import Mode
-from airflow_provider_omingest.models.units import UnitResult
+from airflow_provider_omingest.models.units import CHANGED_NAMES_LIMIT, UnitResult
 
-__all__ = ["CatalogWatermarks", "DeleteResult", "MemoryWatermarks", "RunSummary", "WatermarkStore", "finish_run",
-           "summarize"]
+__all__ = ["CHANGE_KINDS", "CatalogWatermarks", "DeleteResult", "MemoryWatermarks", "RunSummary",
+           "WatermarkStore", "finish_run", "summarize"]
 
 log = logging.getLogger(__name__)
 
 COUNT_COLUMNS = ("created", "updated", "unchanged", "deleted", "failed")
+#: The counts that mean the catalog changed.
+CHANGE_KINDS = ("created", "updated", "deleted")
 
 
 class DeleteResult(BaseModel):
@@ -60,12 +62,23 @@ class RunSummary(BaseModel):
     failed_units: list[str] = Field(default_factory=list)
     failure: str | None = Field(None, description="Why the run failed, in one line.")
     units: int = 0
+    restricted_to: list[str] | None = Field(None, description="The schemas the run was restricted to.")
+    changed_tables: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description=f"'created' / 'updated' / 'deleted' -> the first {CHANGED_NAMES_LIMIT} table names each.",
+    )
+
+    def changed(self) -> bool:
+        """Return whether the run created, updated or deleted any table in the catalog."""
+        return not self.dry_run and any(self.totals.get(k, 0) > 0 for k in CHANGE_KINDS)
 
     def headline(self) -> str:
         """Return one line: mode, why, and the window scanned."""
         line = f"{self.mode} run of service {self.service} ({self.mode_reason})"
         if self.since:
             line += f"; changes since {self.since.isoformat()} via {self.change_method}"
+        if self.restricted_to is not None:
+            line += f"; restricted to {', '.join(self.restricted_to) or 'no schema'}"
         return line + (" [dry run]" if self.dry_run else "")
 
     def table(self) -> str:
@@ -130,7 +143,14 @@ def summarize(
                        "nothing in them was deleted")
     if delete_error or deleted is None:
         reasons.append(delete_error or "the delete stage failed or was skipped (see its log)")
+    names: dict[str, list[str]] = {k: [] for k in CHANGE_KINDS}
+    for r in results:
+        for k, fqns in r.changed_tables.items():
+            names.setdefault(k, []).extend(fqns)
+    names["deleted"] = [f for f in (deleted.fqns if deleted else []) if len(split_fqn(f)) == 4]
     return RunSummary(
+        restricted_to=plan.restricted_to,
+        changed_tables={k: sorted(v)[:CHANGED_NAMES_LIMIT] for k, v in names.items() if v},
         service=plan.service,
         mode=plan.mode,
         mode_reason=plan.mode_reason,
