@@ -171,3 +171,92 @@ def test_search_pages_through_names(ui):
                      params={"catalog": CATALOG_CONN, "q": "V_"})
     assert resp.status_code == 200
     assert "v_customer_orders" in resp.text and "invoices" not in resp.text
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium through chromedriver (Debian packages ``chromium`` and ``chromium-driver``)."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    driver_path = shutil.which("chromedriver")
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not (driver_path and binary):
+        pytest.fail("headless Chromium is missing: apt-get install chromium chromium-driver (.ci/run does)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                "--window-size=1400,1000", "--lang=en-US"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    driver.set_page_load_timeout(60)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _shot(driver, name: str) -> Path:
+    path = SCREENSHOTS / f"{name}.png"
+    driver.save_screenshot(str(path))
+    print(f"\nscreenshot: {path}")
+    return path
+
+
+def test_a_person_logs_in_and_sees_what_changed_and_the_lineage(ui, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 60)
+    run_id = ui.runs[1]
+    # An anonymous visitor is sent to Airflow's login, which brings them back.
+    tab = f"{ui.base_url}/dags/{DAG_ID}/runs/{quote(run_id, safe='')}/plugin/omingest-what-changed"
+    browser.get(tab)
+    wait.until(ec.presence_of_element_located((By.NAME, "username"))).send_keys("admin")
+    browser.find_element(By.NAME, "password").send_keys(ui.password)
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait.until(lambda d: "/auth/" not in d.current_url)
+    if "/plugin/omingest-what-changed" not in browser.current_url:
+        browser.get(tab)
+
+    # The "What changed" tab of the run, inside the Airflow UI: the page is an iframe.
+    frame = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "iframe[title='What changed']")))
+    browser.switch_to.frame(frame)
+    change = wait.until(ec.presence_of_element_located(
+        (By.CSS_SELECTOR, f"div.entity-change[data-fqn='{CHANGED_TABLE}']")))
+    text = change.text
+    for expected in CHANGED_DIFF:
+        assert expected in text, text
+    browser.switch_to.default_content()
+    time.sleep(0.5)  # let the UI finish drawing around the frame
+    _shot(browser, "what-changed-in-airflow")
+
+    # The same page on its own, then a click through to the view's entity page.
+    browser.get(ui.run_page(run_id))
+    assert "What changed" in browser.title
+    _shot(browser, "what-changed")
+    browser.get(ui.entity_page(VIEW))
+    lineage = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "table.lineage")))
+    upstream = [a.text for a in lineage.find_elements(By.CSS_SELECTOR, "tr.upstream a")]
+    assert VIEW_UPSTREAM in upstream, lineage.text
+    columns = browser.find_element(By.CSS_SELECTOR, "table.columns").text
+    assert "customer_id" in columns
+    _shot(browser, "entity-view-lineage")
+    browser.find_element(By.LINK_TEXT, VIEW_UPSTREAM).click()
+    wait.until(lambda d: VIEW_UPSTREAM in d.title)
+    downstream = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "table.lineage tr.downstream a")]
+    assert VIEW in downstream
+
+    # The catalog browser in the navigation.
+    browser.get(f"{ui.base_url}/plugin/omingest-catalog")
+    frame = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "iframe[title='Catalog']")))
+    browser.switch_to.frame(frame)
+    box = wait.until(ec.presence_of_element_located((By.NAME, "q")))
+    box.send_keys("inv")
+    box.submit()
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "table.results a.fqn")))
+    assert [a.text for a in browser.find_elements(By.CSS_SELECTOR, "table.results a.fqn")] == ["invoices"]
+    browser.switch_to.default_content()
+    _shot(browser, "catalog-search-in-airflow")
