@@ -9,7 +9,19 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
-__all__ = ["Catalog", "EntityWrite", "HistoryEntry", "Inventory", "RunRecord", "StoredEntity"]
+from airflow_provider_omingest.models.lineage import ColumnLineage, LineageEdge, TableLineage
+
+__all__ = [
+    "Catalog",
+    "ColumnLineage",
+    "EntityWrite",
+    "HistoryEntry",
+    "Inventory",
+    "LineageEdge",
+    "RunRecord",
+    "StoredEntity",
+    "TableLineage",
+]
 
 EntityKind = Literal["database", "schema", "table"]
 #: database -> schema -> live table names (empty list: a live schema without tables).
@@ -178,6 +190,16 @@ class Catalog(abc.ABC):
     @abc.abstractmethod
     def history(self, fqn: str) -> list[HistoryEntry]:
         """Return an entity's versions, oldest first."""
+
+    def lineage(self, fqn: str) -> TableLineage:
+        """Return the live lineage edges into (``upstream``) and out of (``downstream``) a table.
+
+        Edges come from the views' upstreams as last ingested; an edge whose other end is
+        deleted is left out. An unknown ``fqn`` gives empty lists.
+
+        :raises NotImplementedError: when the catalog cannot answer lineage.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot answer lineage")
 
     @abc.abstractmethod
     def record_run(self, run: RunRecord) -> None:
