@@ -127,6 +127,18 @@ class Catalog(abc.ABC):
         """
         return []
 
+    def find_downstreams(self, service: str, fqns: Collection[str]) -> list[StoredEntity]:
+        """Return the live views of ``service`` that read one of the tables ``fqns``, in one read.
+
+        The engine uses it to refresh the views of a dropped or renamed table in incremental
+        runs. A catalog that keeps no lineage index returns nothing: those views are then
+        refreshed by full runs.
+
+        :param service: the service.
+        :param fqns: fully qualified names of upstream tables.
+        """
+        return []
+
     @abc.abstractmethod
     def list_schemas(self, service: str, database: str) -> list[str]:
         """Return the names of the live (not deleted) schemas of ``database``."""
