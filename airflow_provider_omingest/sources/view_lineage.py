@@ -93,13 +93,19 @@ def _column_lineage(query: Any, database: str, schema: str, exp: Any) -> dict[st
     """Return upstream FQN -> column lineage of the outermost ``SELECT`` (plain selects only)."""
     if not isinstance(query, exp.Select) or query.args.get("with"):
         return {}
-    sources: dict[str, str] = {}
     from_ = query.args.get("from_") or query.args.get("from")  # renamed in sqlglot 28
     relations = [from_.this] if from_ is not None else []
     relations += [join.this for join in query.args.get("joins") or ()]
-    for relation in relations:
-        if not isinstance(relation, exp.Table) or not relation.name:
+    sources: dict[str, str] = {}
+    while relations:
+        relation = relations.pop()
+        while isinstance(relation, (exp.Subquery, exp.Paren)) and not relation.alias \
+                and isinstance(relation.this, (exp.Subquery, exp.Paren, exp.Table)):
+            relations += [join.this for join in relation.args.get("joins") or ()]
+            relation = relation.this  # FROM ((a JOIN b) JOIN c): DuckDB writes joins so
+        if not isinstance(relation, exp.Table) or not relation.name or isinstance(relation.this, exp.Func):
             return {}  # a subquery or a table function: leave column lineage out
+        relations += [join.this for join in relation.args.get("joins") or ()]
         fqn = build_fqn(relation.catalog or database, relation.db or schema, relation.name)
         sources[(relation.alias_or_name).lower()] = fqn
     only = next(iter(sources.values())) if len(set(sources.values())) == 1 else None
