@@ -28,6 +28,8 @@ class UnitPlan:
     updated: Counter[str] = field(default_factory=Counter)
     unchanged: Counter[str] = field(default_factory=Counter)
     unreflectable: Counter[str] = field(default_factory=Counter)
+    #: Views whose definition did not parse (no lineage), per schema.
+    lineage_unparsed: Counter[str] = field(default_factory=Counter)
     delete_candidates: list[str] = field(default_factory=list)
     scope_size: int = 0
 
@@ -41,6 +43,7 @@ class UnitPlan:
             updated=dict(self.updated),
             unchanged=dict(self.unchanged),
             unreflectable=dict(self.unreflectable),
+            lineage_unparsed=dict(self.lineage_unparsed),
             delete_candidates=sorted(self.delete_candidates),
             scope_size=self.scope_size,
             dry_run=dry_run,
@@ -84,6 +87,8 @@ def reconcile(
             fqn = build_fqn(service, snap.database, schema, table.name)
             seen.add(fqn)
             _compare(plan, service, "table", snap.database, schema, table, fqn, stored, count=True)
+            if table.lineage_unparsed:
+                plan.lineage_unparsed[schema] += 1
         plan.unreflectable[schema] += len(snap.unreflectable)
         unreflectable = {build_fqn(service, snap.database, schema, t) for t in snap.unreflectable}
         in_scope = [

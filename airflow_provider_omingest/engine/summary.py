@@ -79,6 +79,11 @@ class RunSummary(BaseModel):
             row = self.schemas[name]
             lines.append(name.ljust(width) + "".join(str(row.get(c, 0)).rjust(11) for c in COUNT_COLUMNS))
         lines.append("TOTAL".ljust(width) + "".join(str(self.totals.get(c, 0)).rjust(11) for c in COUNT_COLUMNS))
+        unparsed = self.totals.get("lineage_unparsed", 0)
+        if unparsed:
+            where = ", ".join(f"{s} {row['lineage_unparsed']}" for s, row in sorted(self.schemas.items())
+                              if row.get("lineage_unparsed"))
+            lines.append(f"lineage_unparsed: {unparsed} view(s) kept without lineage, their SQL did not parse ({where})")
         return "\n".join(lines)
 
 
@@ -112,7 +117,7 @@ def summarize(
             if unit.unit_id in failed_units:
                 counter["failed"] += 1
     for r in results:
-        for field in ("created", "updated", "unchanged"):
+        for field in ("created", "updated", "unchanged", "lineage_unparsed"):
             for s, n in getattr(r, field).items():
                 schemas.setdefault(key(r.database, s), Counter())[field] += n
     for db, per_schema in (deleted.deleted if deleted else {}).items():
