@@ -31,7 +31,8 @@ __all__ = ["MAX_PAGE", "CatalogBrowser", "EntityRow", "HistoryPage", "RunChange"
 MAX_PAGE = 200
 _ASCII_FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 ChangeKind = Literal["created", "updated", "restored", "deleted"]
-CHANGE_KINDS: tuple[ChangeKind, ...] = ("created", "updated", "restored", "deleted")
+#: The kinds of change, in the order a page shows them (the diffs first).
+CHANGE_KINDS: tuple[ChangeKind, ...] = ("updated", "restored", "created", "deleted")
 
 
 def fold(text: str) -> str:

@@ -229,6 +229,7 @@ def test_a_person_logs_in_and_sees_what_changed_and_the_lineage(ui, browser):
     text = change.text
     for expected in CHANGED_DIFF:
         assert expected in text, text
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", change)
     browser.switch_to.default_content()
     time.sleep(0.5)  # let the UI finish drawing around the frame
     _shot(browser, "what-changed-in-airflow")

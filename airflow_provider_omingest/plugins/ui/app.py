@@ -45,6 +45,7 @@ _TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).parent / "templa
                          trim_blocks=True, lstrip_blocks=True)
 _TEMPLATES.filters["show"] = show_value
 _TEMPLATES.globals["diff_lines"] = diff_lines
+_TEMPLATES.globals["col_text"] = lambda c: f"{', '.join(c.upstream_columns)} → {c.downstream_column}"
 
 
 def create_app() -> FastAPI:

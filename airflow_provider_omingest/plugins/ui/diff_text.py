@@ -15,6 +15,8 @@ from pydantic import BaseModel
 __all__ = ["DiffLine", "diff_lines", "show_value"]
 
 _MAX_VALUE = 300
+#: Stored with each diff but not structure a person reads (the source's own digest changes with it).
+_HIDDEN = frozenset({"source_digest"})
 
 
 class DiffLine(BaseModel):
@@ -53,7 +55,7 @@ def diff_lines(changes: dict[str, Any]) -> list[DiffLine]:
             for field, values in fields.items():
                 lines.append(_pair(f"column {name} {field}", values))
     for field, values in changes.items():
-        if field == "columns" and lines:
+        if field in _HIDDEN or (field == "columns" and lines):
             continue
         if field in ("moved_from", "moved_to"):
             lines.append(DiffLine(path="name", note=f"{field.replace('_', ' ')} {values}"))
