@@ -122,7 +122,8 @@ class CatalogBrowser:
             query = query.where(key >= prefix, key < _prefix_end(prefix))
         if after:
             after_key = fold(split_fqn(after)[-1])
-            query = query.where(sa.or_(key > after_key, sa.and_(key == after_key, e.c.fqn > after)))
+            # The plain lower bound lets the planner start the index range at the last row shown.
+            query = query.where(key >= after_key, sa.or_(key > after_key, e.c.fqn > after))
         if not include_deleted:
             query = query.where(~e.c.deleted)
         query = query.order_by(key, e.c.fqn).limit(limit + 1)
