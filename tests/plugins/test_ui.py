@@ -57,3 +57,42 @@ def test_a_base_url_path_prefixes_the_links(monkeypatch):
             "print(P.external_views[0]['href'])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "/team-a/omingest/runs/{DAG_ID}/{RUN_ID}", out.stderr[-2000:]
+
+
+def _render(template: str, **context):
+    from starlette.requests import Request
+
+    from airflow_provider_omingest.plugins.ui import app
+
+    request = Request({"type": "http", "method": "GET", "path": "/x", "root_path": "/base/omingest",
+                       "headers": [], "query_string": b""})
+    return app._TEMPLATES.get_template(template).render(user_name="ann", **app._links(request), **context)
+
+
+def test_the_run_page_shows_failed_units_with_their_errors_and_escapes_everything():
+    from datetime import datetime, timezone
+
+    from airflow_provider_omingest.catalog.base import RunRecord
+    from airflow_provider_omingest.catalog.browse import RunChange, RunChangePage
+    from airflow_provider_omingest.plugins.ui.catalogs import IngestionTask
+
+    now = datetime(2026, 1, 2, tzinfo=timezone.utc)
+    run = RunRecord(run_id="manual__1", service="svc", mode="full", status="failed", started_at=now, ended_at=now,
+                    summary={"mode_reason": "asked", "schemas": {"sales": {"created": 1, "failed": 1}},
+                             "totals": {"created": 1, "failed": 1}, "failed_units": ["db.sales#0"],
+                             "unit_errors": {"db.sales#0": "SourceError: permission denied <for> sales"},
+                             "failure": "1 of 2 units failed"})
+    evil = 'svc.db.s."<script>alert(1)</script>"'
+    updated = RunChangePage(run_id="manual__1", change="updated", items=[RunChange(
+        id=7, fqn=evil, kind="table", change="updated", version=2, changed_at=now,
+        changes={"description": {"old": "<b>old</b>", "new": "new"}})])
+    created = RunChangePage(run_id="manual__1", change="created", items=[], next_after=None)
+    html = _render("run.html", title="t", dag_id="d<x>", run_id="manual__1", more=None, sections=[{
+        "ingestion": IngestionTask("d<x>", "summary", "cat"), "run": run, "browsable": True,
+        "changes": [updated, created]}])
+    assert "SourceError: permission denied &lt;for&gt; sales" in html and "db.sales#0" in html
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<b>old</b>" not in html and "&lt;b&gt;old&lt;/b&gt;" in html
+    assert "d&lt;x&gt;" in html and "d<x>" not in html
+    assert 'href="/base/omingest/catalog/entity?catalog=cat&amp;fqn=svc.db.s.%22%3Cscript%3E' in html
+    assert 'href="/base/dags/d%3Cx%3E/runs/manual__1"' in html  # the run in Airflow, under the base path
