@@ -182,6 +182,14 @@ class Bench:
                         "airflow_home": str(self.workdir / f"airflow-{self._n}"),
                         "steps": self.sequence(a.change_percent, "d")[:1 if a.dag_full_only else None]}
                 self.add(run_worker(spec, self.workdir), **common, layer="dag", threads=a.threads, delay_ms=a.delay_ms)
+            if "cli" in a.layers:
+                url, _ = self.catalog()
+                spec = {**self.base_spec(shape, database, proxy, a.threads), "kind": "cli", "catalog_url": url,
+                        "steps": [{"name": "full", "mode": "full"},
+                                  {"name": f"incremental after {a.change_percent:g}% change", "mode": "auto",
+                                   "mutate": {"percent": a.change_percent, "seed": 11, "tag": "c"}},
+                                  {"name": "no-change (full)", "mode": "full"}]}
+                self.add(run_worker(spec, self.workdir), **common, layer="cli", threads=a.threads, delay_ms=a.delay_ms)
             if shape.relations in a.task_sizes:
                 url, _ = self.catalog()
                 spec = {**self.base_spec(shape, database, proxy, a.threads), "kind": "engine_tasks",
@@ -229,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--delay-ms", type=float, default=0.0, help="proxy delay per round trip of the size runs")
     p.add_argument("--change-percent", type=float, default=1.0, help="share changed before the incremental run")
     p.add_argument("--layers", type=lambda s: s.split(","), default=["engine", "dag"],
-                   help="engine,dag (default both)")
+                   help="engine,dag,cli (default engine,dag; cli: each run a fresh `omingest run` process)")
     p.add_argument("--dag-sizes", type=_ints, default=[1000, 10000], help="sizes also run through the DAG")
     p.add_argument("--dag-full-only", action="store_true", help="DAG: one full run only (smoke test)")
     p.add_argument("--task-sizes", type=_ints, default=[],
@@ -262,6 +270,11 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             for shape in shapes:
                 bench.size(shape)
+            if "cli" in args.layers:
+                from benchmarks.process import imports_record
+
+                meta["imports"] = imports_record()
+                print(f"  imports: {meta['imports']}", flush=True)
             meta["total_s"] = round(time.perf_counter() - started, 1)
         finally:
             bench.server.stop()
