@@ -13,10 +13,23 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field, model_validator
 
+from airflow_provider_omingest.models.lineage import ColumnLineage, LineageEdge, TableLineage
+
 if TYPE_CHECKING:
     from airflow_provider_omingest.models.entities import _Entity
 
-__all__ = ["Catalog", "EntityWrite", "HistoryEntry", "Inventory", "JsonText", "RunRecord", "StoredEntity"]
+__all__ = [
+    "Catalog",
+    "ColumnLineage",
+    "EntityWrite",
+    "HistoryEntry",
+    "Inventory",
+    "JsonText",
+    "LineageEdge",
+    "RunRecord",
+    "StoredEntity",
+    "TableLineage",
+]
 
 EntityKind = Literal["database", "schema", "table"]
 #: database -> schema -> live table names (empty list: a live schema without tables).
@@ -176,6 +189,18 @@ class Catalog(abc.ABC):
         """
         return []
 
+    def find_downstreams(self, service: str, fqns: Collection[str]) -> list[StoredEntity]:
+        """Return the live views of ``service`` that read one of the tables ``fqns``, in one read.
+
+        The engine uses it to refresh the views of a dropped or renamed table in incremental
+        runs. A catalog that keeps no lineage index returns nothing: those views are then
+        refreshed by full runs.
+
+        :param service: the service.
+        :param fqns: fully qualified names of upstream tables.
+        """
+        return []
+
     @abc.abstractmethod
     def list_schemas(self, service: str, database: str) -> list[str]:
         """Return the names of the live (not deleted) schemas of ``database``."""
@@ -239,6 +264,16 @@ class Catalog(abc.ABC):
     @abc.abstractmethod
     def history(self, fqn: str) -> list[HistoryEntry]:
         """Return an entity's versions, oldest first."""
+
+    def lineage(self, fqn: str) -> TableLineage:
+        """Return the live lineage edges into (``upstream``) and out of (``downstream``) a table.
+
+        Edges come from the views' upstreams as last ingested; an edge whose other end is
+        deleted is left out. An unknown ``fqn`` gives empty lists.
+
+        :raises NotImplementedError: when the catalog cannot answer lineage.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot answer lineage")
 
     @abc.abstractmethod
     def record_run(self, run: RunRecord) -> None:

@@ -28,6 +28,8 @@ class UnitPlan:
     updated: Counter[str] = field(default_factory=Counter)
     unchanged: Counter[str] = field(default_factory=Counter)
     unreflectable: Counter[str] = field(default_factory=Counter)
+    #: Views whose definition did not parse (no lineage), per schema.
+    lineage_unparsed: Counter[str] = field(default_factory=Counter)
     delete_candidates: list[str] = field(default_factory=list)
     changed_tables: dict[str, list[str]] = field(default_factory=dict)
     scope_size: int = 0
@@ -42,6 +44,7 @@ class UnitPlan:
             updated=dict(self.updated),
             unchanged=dict(self.unchanged),
             unreflectable=dict(self.unreflectable),
+            lineage_unparsed=dict(self.lineage_unparsed),
             delete_candidates=sorted(self.delete_candidates),
             changed_tables={k: sorted(v)[:CHANGED_NAMES_LIMIT] for k, v in self.changed_tables.items()},
             scope_size=self.scope_size,
@@ -86,6 +89,8 @@ def reconcile(
             fqn = build_fqn(service, snap.database, schema, table.name)
             seen.add(fqn)
             _compare(plan, service, "table", snap.database, schema, table, fqn, stored, count=True)
+            if table.lineage_unparsed:
+                plan.lineage_unparsed[schema] += 1
         plan.unreflectable[schema] += len(snap.unreflectable)
         unreflectable = {build_fqn(service, snap.database, schema, t) for t in snap.unreflectable}
         in_scope = [

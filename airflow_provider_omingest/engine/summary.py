@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 COUNT_COLUMNS = ("created", "updated", "unchanged", "deleted", "failed")
 #: The counts that mean the catalog changed.
 CHANGE_KINDS = ("created", "updated", "deleted")
+#: Longest error kept per failed unit in a summary (summaries travel through XCom).
+_MAX_UNIT_ERROR = 2_000
 
 
 class DeleteResult(BaseModel):
@@ -60,6 +62,7 @@ class RunSummary(BaseModel):
     scope_tables: int = 0
     tables_fetched: int = 0
     failed_units: list[str] = Field(default_factory=list)
+    unit_errors: dict[str, str] = Field(default_factory=dict, description="Failed unit id -> its error, when known.")
     failure: str | None = Field(None, description="Why the run failed, in one line.")
     units: int = 0
     restricted_to: list[str] | None = Field(None, description="The schemas the run was restricted to.")
@@ -89,6 +92,11 @@ class RunSummary(BaseModel):
             row = self.schemas[name]
             lines.append(name.ljust(width) + "".join(str(row.get(c, 0)).rjust(11) for c in COUNT_COLUMNS))
         lines.append("TOTAL".ljust(width) + "".join(str(self.totals.get(c, 0)).rjust(11) for c in COUNT_COLUMNS))
+        unparsed = self.totals.get("lineage_unparsed", 0)
+        if unparsed:
+            where = ", ".join(f"{s} {row['lineage_unparsed']}" for s, row in sorted(self.schemas.items())
+                              if row.get("lineage_unparsed"))
+            lines.append(f"lineage_unparsed: {unparsed} view(s) kept without lineage, their SQL did not parse ({where})")
         return "\n".join(lines)
 
 
@@ -98,8 +106,11 @@ def summarize(
     deleted: DeleteResult | None,
     *,
     delete_error: str | None = None,
+    unit_errors: dict[str, str] | None = None,
 ) -> RunSummary:
     """Return per-schema counts; units without a result count as failed.
+
+    :param unit_errors: unit id -> the error that failed it (kept for the failed units only).
 
     Schemas are keyed by name, or ``database.schema`` when the run spans several databases.
     In incremental runs, the tables of the scope (live catalog tables inside the filters) that
@@ -119,7 +130,7 @@ def summarize(
             if unit.unit_id in failed_units:
                 counter["failed"] += 1
     for r in results:
-        for field in ("created", "updated", "unchanged"):
+        for field in ("created", "updated", "unchanged", "lineage_unparsed"):
             for s, n in getattr(r, field).items():
                 schemas.setdefault(key(r.database, s), Counter())[field] += n
     for db, per_schema in (deleted.deleted if deleted else {}).items():
@@ -166,6 +177,7 @@ def summarize(
         schemas={s: {k: v for k, v in c.items() if v} for s, c in schemas.items()},
         totals=dict(totals),
         failed_units=failed_units,
+        unit_errors={u: (unit_errors or {})[u][:_MAX_UNIT_ERROR] for u in failed_units if u in (unit_errors or {})},
         failure="; ".join(reasons) or None,
         units=len(plan.units),
     )
@@ -227,6 +239,7 @@ def finish_run(
     started_at: datetime | None,
     watermarks: WatermarkStore,
     delete_error: str | None = None,
+    unit_errors: dict[str, str] | None = None,
     cleanup: Callable[[], None] | None = None,
 ) -> RunSummary:
     """Summarise the run, advance the watermark if it may, record the run, and clean up after a success.
@@ -235,9 +248,10 @@ def finish_run(
     dry run, and its window covered everything since the stored watermark minus the margin.
     A dry run records nothing.
 
+    :param unit_errors: unit id -> the error that failed it.
     :param cleanup: called after a successful run (e.g. removing its snapshots).
     """
-    summary = summarize(plan, results, deleted, delete_error=delete_error)
+    summary = summarize(plan, results, deleted, delete_error=delete_error, unit_errors=unit_errors)
     stored = watermarks.read()
     new = next_watermark(stored, clock=plan.source_clock, advances=plan.advances_watermark,
                          succeeded=summary.status == "success", dry_run=plan.dry_run)

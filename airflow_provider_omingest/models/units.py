@@ -88,6 +88,9 @@ class UnitResult(BaseModel):
     updated: dict[str, int] = Field(default_factory=dict)
     unchanged: dict[str, int] = Field(default_factory=dict)
     unreflectable: dict[str, int] = Field(default_factory=dict)
+    lineage_unparsed: dict[str, int] = Field(
+        default_factory=dict, description="Per schema: views read whose definition did not parse (no lineage)."
+    )
     delete_candidates: list[str] = Field(
         default_factory=list, description="Fully qualified names of tables that vanished."
     )

@@ -16,9 +16,11 @@ from airflow_provider_omingest.operators.base import OmingestBaseOperator
 from airflow_provider_omingest.operators.errors import fail_or_retry
 from airflow_provider_omingest.operators.wiring import (
     DELETE_TASK_ID,
+    EXTRACT_TASK_ID,
     PLAN_TASK_ID,
     PLAN_XCOM_KEY,
     SUMMARY_XCOM_KEY,
+    UNIT_ERROR_XCOM_KEY,
     UNIT_GROUP_ID,
     UPDATE_TASK_ID,
     qualified,
@@ -38,9 +40,9 @@ log = logging.getLogger(__name__)
 #: How long the snapshots of a failed run are kept for retries before a successful run purges them.
 SNAPSHOT_RETENTION = timedelta(days=7)
 
-def _pull_results(context: Context, task_id: str) -> list[Any]:
-    """Return the outputs of every mapped instance of ``task_id`` that succeeded."""
-    values = context["ti"].xcom_pull(task_ids=task_id, key="return_value")  # every map index
+def _pull_results(context: Context, task_id: str, key: str = "return_value") -> list[Any]:
+    """Return the outputs of every mapped instance of ``task_id`` that succeeded (or the values under ``key``)."""
+    values = context["ti"].xcom_pull(task_ids=task_id, key=key)  # every map index
     if values is None:
         return []
     if isinstance(values, dict):
@@ -185,6 +187,7 @@ class OmingestSummaryOperator(_AfterUnitsOperator):
                 summary = finish_run(
                     catalog, plan, results, deleted, run_id=run_id, started_at=context["dag_run"].start_date,
                     watermarks=VariableWatermarks(self.watermark_key_for(context)),
+                    unit_errors=self._unit_errors(context),
                     cleanup=lambda: self._remove_snapshots(dag_id, run_id),
                 )
         except Exception as e:
@@ -211,6 +214,17 @@ class OmingestSummaryOperator(_AfterUnitsOperator):
             return
         context["outlet_events"][service_asset_alias(self.settings.service)].add(asset, extra=extra)
         log.info("Asset event on %s: %s", asset.uri, extra["counts"])
+
+    def _unit_errors(self, context: Context) -> dict[str, str]:
+        """Return unit id -> error, from what failed extracts and updates pushed."""
+        update = self.update_task_id
+        extract = update.rsplit(".", 1)[0] + f".{EXTRACT_TASK_ID}" if "." in update else EXTRACT_TASK_ID
+        errors: dict[str, str] = {}
+        for task_id in (extract, update):
+            for value in _pull_results(context, task_id, UNIT_ERROR_XCOM_KEY):
+                if isinstance(value, dict) and value.get("unit_id"):
+                    errors.setdefault(str(value["unit_id"]), str(value.get("error") or ""))
+        return errors
 
     def _remove_snapshots(self, dag_id: str, run_id: str) -> None:
         from airflow_provider_omingest.snapshot_store import (

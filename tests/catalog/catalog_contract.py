@@ -12,7 +12,16 @@ from typing import Any
 import pytest
 
 from airflow_provider_omingest.catalog.base import Catalog, EntityWrite, RunRecord, StoredEntity
-from airflow_provider_omingest.models.entities import Column, Database, DatabaseSchema, Table
+from airflow_provider_omingest.models.entities import (
+    Column,
+    ColumnUpstream,
+    Database,
+    DatabaseSchema,
+    Table,
+    TableType,
+    TableUpstream,
+)
+from airflow_provider_omingest.models.lineage import ColumnLineage, LineageEdge
 from airflow_provider_omingest.models.fqn import build_fqn
 
 __all__ = [
@@ -21,6 +30,7 @@ __all__ = [
     "database_write",
     "fqn",
     "make_table",
+    "make_view",
     "schema_write",
     "table_write",
 ]
@@ -37,6 +47,18 @@ def make_table(name: str, columns: dict[str, str] | None = None, **fields: Any) 
         for i, (c, t) in enumerate(columns.items(), start=1)
     )
     return Table(name=name, columns=cols, **fields)
+
+
+def make_view(name: str, upstreams: dict[str, dict[str, tuple[str, ...]]], **fields: Any) -> Table:
+    """Build a view of the default database reading ``{schema.table: {view column: upstream columns}}``."""
+    ups = tuple(
+        TableUpstream(table=f"{DB}.{table}", columns=tuple(
+            ColumnUpstream(downstream_column=col, upstream_columns=names) for col, names in cols.items()))
+        for table, cols in upstreams.items()
+    )
+    columns = {col: "INT" for cols in upstreams.values() for col in cols} or None
+    return make_table(name, columns, table_type=TableType.VIEW,
+                      view_definition=f"select * from {', '.join(upstreams) or 'dual'}", upstreams=ups, **fields)
 
 
 def table_write(
@@ -356,6 +378,64 @@ class CatalogContract:
         if catalog.holds_object_ids:
             assert [e.fqn for e in catalog.find_by_object_ids(SERVICE, ["5"])] == [fqn("s", "a")]
             assert catalog.find_by_object_ids(SERVICE, ["1"]) == []
+
+    # -- lineage -------------------------------------------------------------------------------
+
+    def _lineage_fixture(self, catalog: Catalog) -> None:
+        catalog.apply([
+            schema_write("s"),
+            table_write("s", make_table("orders", {"id": "INT", "amount": "DECIMAL"})),
+            table_write("s", "customers"),
+        ], "r1")
+        view = make_view("order_totals", {"s.orders": {"order_id": ("id",), "total": ("amount",)},
+                                          "s.customers": {}})
+        catalog.apply([table_write("s", view)], "r1")
+
+    def test_lineage_of_a_view_and_of_its_upstreams(self, catalog: Catalog) -> None:
+        self._lineage_fixture(catalog)
+
+        view = catalog.lineage(fqn("s", "order_totals"))
+        orders = catalog.lineage(fqn("s", "orders"))
+
+        assert view.fqn == fqn("s", "order_totals") and view.downstream == []
+        assert sorted(e.upstream for e in view.upstream) == [fqn("s", "customers"), fqn("s", "orders")]
+        edge = LineageEdge(upstream=fqn("s", "orders"), downstream=fqn("s", "order_totals"), columns=[
+            ColumnLineage(upstream_columns=["id"], downstream_column="order_id"),
+            ColumnLineage(upstream_columns=["amount"], downstream_column="total"),
+        ])
+        assert orders.upstream == [] and orders.downstream == [edge]
+        assert edge in view.upstream
+        assert catalog.lineage(fqn("s", "nothing")).model_dump() == {
+            "fqn": fqn("s", "nothing"), "upstream": [], "downstream": []}
+
+    def test_lineage_follows_the_views_latest_version_and_shows_in_its_history(self, catalog: Catalog) -> None:
+        self._lineage_fixture(catalog)
+
+        catalog.apply([table_write("s", make_view("order_totals", {"s.customers": {}}), "updated")], "r2")
+
+        assert catalog.lineage(fqn("s", "orders")).downstream == []
+        assert [e.upstream for e in catalog.lineage(fqn("s", "order_totals")).upstream] == [fqn("s", "customers")]
+        assert "upstreams" in catalog.history(fqn("s", "order_totals"))[-1].changes
+        assert catalog.get(fqn("s", "order_totals"))["upstreams"] == [{"table": "db.s.customers", "columns": []}]
+
+    def test_lineage_leaves_out_deleted_ends_and_downstreams_are_found(self, catalog: Catalog) -> None:
+        self._lineage_fixture(catalog)
+
+        catalog.delete([fqn("s", "orders")], "r2")
+
+        assert [e.upstream for e in catalog.lineage(fqn("s", "order_totals")).upstream] == [fqn("s", "customers")]
+        if catalog.find_downstreams(SERVICE, [fqn("s", "customers")]):  # a catalog with a lineage index
+            assert [v.fqn for v in catalog.find_downstreams(SERVICE, [fqn("s", "orders")])] == [
+                fqn("s", "order_totals")]
+        catalog.delete([fqn("s", "order_totals")], "r3")
+        assert catalog.lineage(fqn("s", "customers")).downstream == []
+        assert catalog.find_downstreams(SERVICE, [fqn("s", "customers")]) == []
+
+    def test_lineage_to_a_table_outside_the_catalog_is_left_out(self, catalog: Catalog) -> None:
+        catalog.apply([schema_write("s"), table_write("s", "customers")], "r1")
+        catalog.apply([table_write("s", make_view("v", {"s.customers": {}, "elsewhere.t": {}}))], "r1")
+
+        assert [e.upstream for e in catalog.lineage(fqn("s", "v")).upstream] == [fqn("s", "customers")]
 
     # -- runs ----------------------------------------------------------------------------------
 

@@ -43,6 +43,7 @@ from airflow_provider_omingest.models.entities import (
     Table,
     TableConstraint,
     TableType,
+    TableUpstream,
 )
 from airflow_provider_omingest.models.fqn import build_fqn
 from airflow_provider_omingest.sources.base import (
@@ -61,6 +62,7 @@ from airflow_provider_omingest.sources.sql.type_mapping import (
     map_sqlalchemy_type,
 )
 from airflow_provider_omingest.sources.sqlstate import is_transient_login_failure, is_transient_sqlstate
+from airflow_provider_omingest.sources.view_lineage import with_parsed_lineage
 
 if TYPE_CHECKING:
     from airflow_provider_omingest.models.units import WorkUnit
@@ -88,6 +90,11 @@ _DUCKDB_TERMINAL = frozenset({"CatalogException", "BinderException", "ParserExce
                               "NotImplementedException"})
 
 _EXTRAS = {"postgresql": "postgres", "duckdb": "duckdb"}
+
+#: SQLAlchemy dialects whose view definitions are parsed for lineage (read through the Inspector),
+#: and sqlglot's name of those that differ. PostgreSQL's come from its dependency catalogs.
+_PARSED_LINEAGE_DIALECTS = frozenset({"sqlite", "mysql", "mariadb", "oracle", "mssql"})
+_SQLGLOT_DIALECTS = {"mssql": "tsql", "mariadb": "mysql"}
 
 _GENERIC_SYSTEM_SCHEMAS = frozenset(
     {"information_schema", "INFORMATION_SCHEMA", "performance_schema", "mysql", "sys", "pg_catalog", "temp"}
@@ -132,7 +139,10 @@ _PG_RELATIONS = text(
            """
     + postgres_reflection.PARTITION_COLUMNS
     + """ as partition_columns,
-           case when c.relkind in ('v', 'm') then pg_catalog.pg_get_viewdef(c.oid) end as view_definition
+           case when c.relkind in ('v', 'm') then pg_catalog.pg_get_viewdef(c.oid) end as view_definition,
+           """
+    + postgres_reflection.UPSTREAMS
+    + """ as upstreams
     from pg_catalog.pg_class c
     join pg_catalog.pg_namespace n on n.oid = c.relnamespace
     where n.nspname = :schema
@@ -155,6 +165,8 @@ class _Relation:
     row_count: int | None = None
     partition_columns: tuple[str, ...] = ()
     properties: dict[str, str] = field(default_factory=dict)
+    #: PostgreSQL: [schema, relation] pairs the view reads, from the dependency catalogs.
+    upstreams: list[list[str]] | None = None
 
     @property
     def is_view(self) -> bool:
@@ -643,6 +655,7 @@ def _pg_relations(conn: Connection, schema: str, names: tuple[str, ...] | None =
             row_count=postgres_reflection.row_count(table_type, row.row_estimate),
             partition_columns=tuple(row.partition_columns or ()),
             properties={"partition_key": row.partition_key} if row.partition_key else {},
+            upstreams=row.upstreams,
         )
     return relations
 
@@ -699,6 +712,8 @@ def _build_tables(
         conn.dialect.default_schema_name if conn.dialect.name == "postgresql" else None
     ) or schema
     type_cache: dict[Any, TypeInfo] = {}  # a schema has thousands of columns and a few dozen types
+    lineage_dialect = _SQLGLOT_DIALECTS.get(conn.dialect.name, conn.dialect.name) \
+        if conn.dialect.name in _PARSED_LINEAGE_DIALECTS else None
 
     def build(name: str) -> Table:
         rel = relations[name]
@@ -710,7 +725,7 @@ def _build_tables(
                 key=_name_and_columns,
             ),
         ]
-        return Table(
+        table = Table(
             name=name,
             table_type=rel.table_type,
             description=(comments.get(name) or {}).get("text"),
@@ -721,6 +736,12 @@ def _build_tables(
             properties=rel.properties,
             row_count=rel.row_count,
         )
+        if rel.upstreams is not None:
+            return table.model_copy(update={"upstreams": tuple(
+                TableUpstream(table=build_fqn(database, s, t)) for s, t in rel.upstreams)})
+        if rel.is_view and lineage_dialect is not None:
+            return with_parsed_lineage(table, lineage_dialect, database, schema)
+        return table
 
     return build_tables(database, schema, names, build)
 
