@@ -420,13 +420,13 @@ class CatalogContract:
 
     def test_lineage_leaves_out_deleted_ends_and_downstreams_are_found(self, catalog: Catalog) -> None:
         self._lineage_fixture(catalog)
+        # Incremental runs look the views of dropped tables up before deleting those.
+        assert [v.fqn for v in catalog.find_downstreams(SERVICE, [fqn("s", "orders"), fqn("s", "nothing")])] == [
+            fqn("s", "order_totals")]
 
         catalog.delete([fqn("s", "orders")], "r2")
 
         assert [e.upstream for e in catalog.lineage(fqn("s", "order_totals")).upstream] == [fqn("s", "customers")]
-        if catalog.find_downstreams(SERVICE, [fqn("s", "customers")]):  # a catalog with a lineage index
-            assert [v.fqn for v in catalog.find_downstreams(SERVICE, [fqn("s", "orders")])] == [
-                fqn("s", "order_totals")]
         catalog.delete([fqn("s", "order_totals")], "r3")
         assert catalog.lineage(fqn("s", "customers")).downstream == []
         assert catalog.find_downstreams(SERVICE, [fqn("s", "customers")]) == []

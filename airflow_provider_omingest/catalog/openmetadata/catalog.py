@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -28,9 +28,11 @@ from airflow_provider_omingest.catalog.base import (
     Inventory,
     RunRecord,
     StoredEntity,
+    TableLineage,
 )
 from airflow_provider_omingest.catalog.diff import diff_bodies
 from airflow_provider_omingest.catalog.openmetadata.client import OpenMetadataClient
+from airflow_provider_omingest.catalog.openmetadata.lineage import downstream_views, read_lineage
 from airflow_provider_omingest.catalog.openmetadata.mapping import database_body, schema_body, table_body
 from airflow_provider_omingest.catalog.openmetadata.names import UnrepresentableName, om_fqn
 from airflow_provider_omingest.catalog.openmetadata.run_store import RunStore
@@ -272,6 +274,23 @@ class OpenMetadataCatalog(Catalog):
             ))
             previous, previous_deleted = body, deleted
         return entries
+
+    def lineage(self, fqn: str) -> TableLineage:
+        """Return the edges into and out of a table from OpenMetadata's lineage API, in one read.
+
+        :param fqn: Fully qualified name of a table or view.
+        """
+        _kind(fqn)
+        return read_lineage(self.client, fqn)
+
+    def find_downstreams(self, service: str, fqns: Collection[str]) -> list[StoredEntity]:
+        """Return the live tables of ``service`` that read one of ``fqns``: one lineage read per table.
+
+        :param service: Service name.
+        :param fqns: Fully qualified names of upstream tables.
+        """
+        tables = sorted({f for f in fqns if _kind(f)[0] == "table" and split_fqn(f)[0] == service})
+        return [v for v in downstream_views(self.client, tables, self._writer._map) if split_fqn(v.fqn)[0] == service]
 
     # -- writes -----------------------------------------------------------------------------
 
