@@ -18,6 +18,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, Engine
 
 from airflow_provider_omingest.catalog.base import JsonText
+from airflow_provider_omingest.models.times import as_utc as _as_utc
+from airflow_provider_omingest.models.times import utcnow
 
 __all__ = ["SQLITE_BUSY_TIMEOUT_MS", "WRITE_OPTION", "as_utc", "create_store_engine", "upsert", "utcnow"]
 
@@ -99,15 +101,6 @@ def upsert(conn: Connection, table: sa.Table, values: dict[str, Any], key: str) 
         conn.execute(sa.insert(table).values(values))
 
 
-def utcnow() -> datetime:
-    """Return the current time in UTC."""
-    return datetime.now(timezone.utc)
-
-
 def as_utc(value: datetime | None) -> datetime | None:
-    """Return ``value`` as an aware UTC time (SQLite hands back naive times)."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+    """Return a stored time as an aware UTC time, ``None`` as is (SQLite hands back naive times)."""
+    return None if value is None else _as_utc(value)

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict
 
 from airflow_provider_omingest.exceptions import ConfigError
 from airflow_provider_omingest.models.run import Mode, RequestedMode, RunKind
+from airflow_provider_omingest.models.times import as_utc
 
 __all__ = ["DEFAULT_LAG", "DEFAULT_LOOKBACK", "Cursor", "Window", "advance", "apply_lag", "choose_window",
            "next_watermark", "to_utc"]
@@ -37,11 +38,7 @@ def to_utc(value: datetime) -> datetime:
     """Return ``value`` as a plain UTC datetime; naive datetimes are refused (they are ambiguous)."""
     if value.tzinfo is None:
         raise ConfigError("watermark", value.isoformat(), "naive datetimes are ambiguous; use UTC-aware ones")
-    value = value.astimezone(timezone.utc)
-    # A plain datetime: Airflow hands tasks pendulum DateTimes, and pendulum drops a stdlib tzinfo
-    # in arithmetic (DateTime(..., tzinfo=timezone.utc) - timedelta(...) is naive).
-    return datetime(value.year, value.month, value.day, value.hour, value.minute, value.second,
-                    value.microsecond, tzinfo=timezone.utc)
+    return as_utc(value)
 
 
 def apply_lag(value: datetime, lag: timedelta) -> datetime:

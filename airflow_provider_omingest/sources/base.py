@@ -24,6 +24,7 @@ from airflow_provider_omingest.exceptions import (
     MissingDependency,
     SourceError,
 )
+from airflow_provider_omingest.models.times import as_utc
 from airflow_provider_omingest.models.units import SchemaSnapshot
 
 if TYPE_CHECKING:
@@ -38,20 +39,6 @@ log = logging.getLogger(__name__)
 
 #: Errors that are ours, already carrying their context and their retry decision.
 _OWN_ERRORS = (SourceError, MissingDependency, ConfigError, IncrementalUnsupported)
-
-
-def as_utc(value: datetime) -> datetime:
-    """Return ``value`` as an aware UTC datetime.
-
-    One rule for every source: a naive value is UTC (each source reads its clock and its change
-    log in UTC: a session time zone set to UTC, or functions that return UTC); an aware value is
-    converted.
-
-    :param value: a datetime read from the source.
-    """
-    if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
 
 
 def timeout_seconds(setting: str, value: Any, default: float | None) -> float | None:
