@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from functools import cached_property
-
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator

@@ -10,7 +10,6 @@ for the CLI and for what a task adds to what ``airflow.sdk`` has already importe
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time

@@ -19,7 +19,7 @@ from airflow_provider_omingest.demo.warehouse import build_demo_warehouse, mutat
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "docs" / "examples"
 README = (REPO / "README.md").read_text()
-BLOCKS = re.findall(r"```python\n(.*?)```", README, flags=re.S)
+BLOCKS = re.findall(r"```python\n(.*?)```", README, flags=re.DOTALL)
 
 
 def test_every_python_block_of_the_readme_is_an_example_file():
@@ -79,10 +79,9 @@ def test_each_example_runs_full_then_incremental_and_honours_the_trigger_conf(de
 
 
 def _map_labels(dag_id, run_id):
-    from sqlalchemy import select
-
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
+    from sqlalchemy import select
 
     with create_session() as session:
         return [ti.rendered_map_index for ti in session.scalars(select(TaskInstance).where(

@@ -16,7 +16,7 @@ ranges, it never moves the stored watermark. A failed or dry run never moves it 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 

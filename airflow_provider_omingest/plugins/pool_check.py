@@ -50,10 +50,9 @@ def on_dag_run_running(dag_run: Any, msg: str) -> None:
 
 
 def _check(dag_run: Any) -> None:
+    from airflow.models.pool import Pool
     from sqlalchemy import select
     from sqlalchemy.orm import object_session
-
-    from airflow.models.pool import Pool
 
     from airflow_provider_omingest.pools import is_omingest_dag, missing_pools
 

@@ -21,8 +21,8 @@ from airflow_provider_omingest.models.entities import (
     TableType,
     TableUpstream,
 )
-from airflow_provider_omingest.models.lineage import ColumnLineage, LineageEdge
 from airflow_provider_omingest.models.fqn import build_fqn
+from airflow_provider_omingest.models.lineage import ColumnLineage, LineageEdge
 
 __all__ = [
     "SERVICE",

@@ -21,6 +21,7 @@ def drive(url: str, token: str, catalog_tables: list[str]) -> dict[str, Any]:
     from metadata.generated.schema.api.data.createDatabase import CreateDatabaseRequest
     from metadata.generated.schema.api.data.createDatabaseSchema import CreateDatabaseSchemaRequest
     from metadata.generated.schema.api.data.createTable import CreateTableRequest
+    from metadata.generated.schema.api.lineage.addLineage import AddLineageRequest
     from metadata.generated.schema.api.services.createDatabaseService import CreateDatabaseServiceRequest
     from metadata.generated.schema.entity.data.table import Column, DataType, Table, TableConstraint
     from metadata.generated.schema.entity.services.connections.metadata.openMetadataConnection import (
@@ -31,11 +32,10 @@ def drive(url: str, token: str, catalog_tables: list[str]) -> dict[str, Any]:
     from metadata.generated.schema.security.client.openMetadataJWTClientConfig import (
         OpenMetadataJWTClientConfig,
     )
-    from metadata.generated.schema.type.tagLabel import LabelType, State, TagLabel, TagSource
-    from metadata.generated.schema.api.lineage.addLineage import AddLineageRequest
     from metadata.generated.schema.type.entityLineage import ColumnLineage, EntitiesEdge, LineageDetails
     from metadata.generated.schema.type.entityLineage import Source as LineageSource
     from metadata.generated.schema.type.entityReference import EntityReference
+    from metadata.generated.schema.type.tagLabel import LabelType, State, TagLabel, TagSource
     from metadata.ingestion.ometa.ometa_api import OpenMetadata
 
     done: list[str] = []

@@ -27,8 +27,16 @@ import httpx
 import pytest
 
 from airflow_provider_omingest.demo.warehouse import build_demo_warehouse, mutate_demo_warehouse
-from tests.e2e.airflow_procs import BIN, AirflowApi, ProcessGroup, admin_password, airflow_env, free_port, \
-    health_ok, wait_until
+from tests.e2e.airflow_procs import (
+    BIN,
+    AirflowApi,
+    ProcessGroup,
+    admin_password,
+    airflow_env,
+    free_port,
+    health_ok,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 

@@ -12,6 +12,7 @@ from airflow_provider_omingest.models.units import WorkUnit
 from airflow_provider_omingest.sources.sql import shared_engines
 from airflow_provider_omingest.sources.sql.source import SqlAlchemySource
 
+
 def _seed(url: str) -> None:
     engine = sa.create_engine(url)
     with engine.begin() as conn:

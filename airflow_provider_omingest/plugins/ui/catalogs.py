@@ -62,11 +62,10 @@ def ingestions_of(dag_id: str) -> list[IngestionTask]:
 
 def browsable_catalogs(user: Any) -> dict[str, list[str]]:
     """Return catalog connection id -> the omingest DAGs writing to it that ``user`` may read."""
-    from sqlalchemy import select
-
     from airflow.api_fastapi.app import get_auth_manager
     from airflow.models.dag import DagModel, DagTag
     from airflow.utils.session import create_session
+    from sqlalchemy import select
 
     with create_session() as session:
         readable = get_auth_manager().get_authorized_dag_ids(user=user, method="GET", session=session)
