@@ -951,6 +951,9 @@ def _moved(direction: str, fqn: str, other: Mapping[str, str]) -> dict[str, Any]
 
 def _body_edges(write: EntityWrite) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """Yield (upstream FQN, column lineage) of a written view; its upstreams are named without the service."""
+    text = write.body_json
+    if '"upstreams":' not in text or '"upstreams":[]' in text:
+        return  # no upstreams: skip parsing the body (most writes are tables)
     upstreams = write.body.get("upstreams") or ()
     if not upstreams:
         return
