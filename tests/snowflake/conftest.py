@@ -57,7 +57,7 @@ create table if not exists SNOWFLAKE.ACCOUNT_USAGE.TAG_REFERENCES (
 # its documented columns; one row per dependency of a referencing object on a referenced one;
 # DEPENDENCY_TYPE is BY_NAME, BY_ID or BY_NAME_AND_ID (https://docs.snowflake.com/en/user-guide/object-dependencies).
 # Latency up to three hours: tests.snowflake.account_usage.ObjectDependencies writes a view's rows
-# late. Reading it needs ACCOUNT_USAGE access (the SNOWFLAKE database role GOVERNANCE_VIEWER, or
+# late. Reading it needs ACCOUNT_USAGE access (the SNOWFLAKE database role OBJECT_VIEWER, or
 # IMPORTED PRIVILEGES on the SNOWFLAKE database: https://docs.snowflake.com/en/sql-reference/snowflake-db-roles);
 # tests of a role without it refuse the query.
 ACCOUNT_USAGE_OBJECT_DEPENDENCIES_DDL = """

@@ -127,7 +127,7 @@ def test_without_access_to_object_dependencies_every_view_is_parsed(shop, make_s
         second = _views(source, db, "CRM")
     assert [u.table for u in first["CORE.ORDER_NAMES"].upstreams] == [f"{db}.CORE.ORDERS", f"{db}.CRM.CUSTOMERS"]
     assert [u.table for u in second["CRM.NAMES"].upstreams] == [f"{db}.CRM.CUSTOMERS"]
-    assert sum("GOVERNANCE_VIEWER" in r.getMessage() for r in caplog.records) == 1  # said once
+    assert sum("OBJECT_VIEWER" in r.getMessage() for r in caplog.records) == 1  # said once
     assert len(asked) == 1  # not asked again after the refusal
 
 

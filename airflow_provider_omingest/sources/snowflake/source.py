@@ -518,7 +518,7 @@ class SnowflakeSource(Source):
         view), named by database, schema and object name, with their domains and object ids. Its
         latency is up to three hours: a view created or replaced since has no rows of its own yet,
         and its definition is parsed instead (:func:`~.mapping.view_lineage`). Reading it needs the
-        SNOWFLAKE database role GOVERNANCE_VIEWER or IMPORTED PRIVILEGES on the SNOWFLAKE database
+        SNOWFLAKE database role OBJECT_VIEWER or IMPORTED PRIVILEGES on the SNOWFLAKE database
         (https://docs.snowflake.com/en/sql-reference/snowflake-db-roles). Optional: a failure is
         logged once and every view's definition is parsed.
         """
@@ -546,7 +546,7 @@ class SnowflakeSource(Source):
         except Exception as e:  # noqa: BLE001 - dependencies are optional: logged, parsed instead
             self._deps_unavailable = _reason(e)
             log.warning("View lineage comes from parsing view definitions: %s.OBJECT_DEPENDENCIES cannot be read "
-                        "(%s). Grant the role the SNOWFLAKE database role GOVERNANCE_VIEWER (or IMPORTED "
+                        "(%s). Grant the role the SNOWFLAKE database role OBJECT_VIEWER (or IMPORTED "
                         "PRIVILEGES on the SNOWFLAKE database) for exact dependencies, or set include_lineage=False.",
                         self.account_usage, self._deps_unavailable)
             return None
