@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.schema import CreateIndex
 
 from airflow_provider_omingest.catalog.base import (
     Catalog,
@@ -105,6 +106,8 @@ def build_tables(prefix: str = "omingest_") -> CatalogTables:
         sa.Index(f"{prefix}entity_scope", "service", "database", "schema_name"),
         sa.Index(f"{prefix}entity_object_id", "service", "object_id"),
     )
+    # The catalog browser's name search: a range on the folded name, in name order.
+    sa.Index(f"{prefix}entity_name_search", sa.func.lower(entity.c.name), entity.c.fqn)
     history = sa.Table(
         f"{prefix}entity_history",
         metadata,
@@ -122,6 +125,8 @@ def build_tables(prefix: str = "omingest_") -> CatalogTables:
         ),
         sa.Index(f"{prefix}history_entity", "entity_id"),
         sa.Index(f"{prefix}history_fqn", "fqn"),
+        # What one run changed, by kind of change, in the order it happened.
+        sa.Index(f"{prefix}history_run", "run_id", "change", "id"),
     )
     run = sa.Table(
         f"{prefix}run",
@@ -733,7 +738,7 @@ class SqlCatalog(Catalog):
                     "b_fingerprint": write.fingerprint,
                     "b_source_digest": write.source_digest,
                     "b_object_id": write.object_id or state.object_id,
-                    "b_body": write.body,
+                    "b_body": write.stored_body(),
                     "b_version": version,
                 }
             )
@@ -837,16 +842,18 @@ class SqlCatalog(Catalog):
                 raise self._error("create the catalog tables", exc) from exc
 
     def _add_missing_columns(self, conn: Connection) -> None:
-        """Give a catalog created by an older version the columns added since (and their indexes)."""
+        """Give a catalog created by an older version the columns and indexes added since."""
         e = self.tables.entity
         present = {c["name"] for c in sa.inspect(conn).get_columns(e.name)}
-        if "object_id" in present:
-            return
-        log.info("Adding the object_id column to %s.", e.name)
-        column = e.c.object_id.type.compile(dialect=conn.dialect)
-        conn.execute(sa.text(f"ALTER TABLE {conn.dialect.identifier_preparer.quote(e.name)} "
-                             f"ADD COLUMN object_id {column}"))
-        next(i for i in e.indexes if i.name == f"{self.table_prefix}entity_object_id").create(conn, checkfirst=True)
+        if "object_id" not in present:
+            log.info("Adding the object_id column to %s.", e.name)
+            column = e.c.object_id.type.compile(dialect=conn.dialect)
+            conn.execute(sa.text(f"ALTER TABLE {conn.dialect.identifier_preparer.quote(e.name)} "
+                                 f"ADD COLUMN object_id {column}"))
+        # Indexes added since (reflection skips expression indexes on SQLite: IF NOT EXISTS decides).
+        for table in (e, self.tables.history):
+            for index in sorted(table.indexes, key=lambda i: i.name or ""):
+                conn.execute(CreateIndex(index, if_not_exists=True))
 
     def _error(self, action: str, exc: sa_exc.SQLAlchemyError) -> CatalogError:
         cause = getattr(exc, "orig", None) or exc
@@ -905,7 +912,7 @@ def _entity_row(write: EntityWrite, run_id: str, now: datetime) -> dict[str, Any
         "fingerprint": write.fingerprint,
         "source_digest": write.source_digest,
         "object_id": write.object_id,
-        "body": write.body,
+        "body": write.stored_body(),
         "version": 1,
         "deleted": False,
         "created_run": run_id,

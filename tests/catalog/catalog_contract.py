@@ -456,3 +456,28 @@ class CatalogContract:
 
         assert catalog.get_run("run-1") == done
         assert catalog.get_run("run-2") is None
+
+    def test_last_successful_run_is_the_latest_success_of_the_service(self, catalog: Catalog) -> None:
+        t0 = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+        assert catalog.last_successful_run(SERVICE) is None
+        for run_id, minutes, status, service in (("r1", 0, "success", SERVICE), ("r2", 10, "success", SERVICE),
+                                                 ("r3", 20, "failed", SERVICE), ("r4", 30, "success", "other")):
+            catalog.record_run(RunRecord(run_id=run_id, service=service, mode="full", status=status,
+                                         started_at=t0 + timedelta(minutes=minutes)))
+        last = catalog.last_successful_run(SERVICE)
+        assert last is not None and last.run_id == "r2"
+
+    # -- inventory -----------------------------------------------------------------------------
+
+    def test_inventory_lists_live_schemas_and_tables(self, catalog: Catalog) -> None:
+        other = "warehouse_b"
+        catalog.apply([database_write(), schema_write("s"), schema_write("t"), table_write("s", "a"),
+                       table_write("s", "b"), database_write(other), schema_write("x", database=other),
+                       table_write("x", "c", database=other)], "r1")
+        catalog.delete([fqn("s", "b")], "r2")
+
+        inventory = catalog.inventory(SERVICE, [DB])
+
+        assert inventory[DB] == {"s": ["a"], "t": []}
+        if catalog.inventory_lists_every_database:  # a database the source no longer lists is still seen
+            assert inventory[other] == {"x": ["c"]}

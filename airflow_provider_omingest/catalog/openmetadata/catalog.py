@@ -25,6 +25,7 @@ from airflow_provider_omingest.catalog.base import (
     Catalog,
     EntityWrite,
     HistoryEntry,
+    Inventory,
     RunRecord,
     StoredEntity,
     TableLineage,
@@ -37,6 +38,7 @@ from airflow_provider_omingest.catalog.openmetadata.names import Unrepresentable
 from airflow_provider_omingest.catalog.openmetadata.run_store import RunStore
 from airflow_provider_omingest.catalog.openmetadata.state import (
     PATHS,
+    SCOPE_FIELDS,
     EntityState,
     StateCache,
     path_of_name,
@@ -92,6 +94,8 @@ class OpenMetadataCatalog(Catalog):
         :meth:`apply` before the state is read again.
     :param transport: httpx transport (tests).
     """
+
+    inventory_lists_every_database = True
 
     def __init__(
         self,
@@ -181,6 +185,31 @@ class OpenMetadataCatalog(Catalog):
                 scope[key] = StoredEntity(fqn=key, kind="table", database=database, schema_name=schema,
                                           name=name, fingerprint=state.fingerprint or "", deleted=state.deleted)
         return scope
+
+    def inventory(self, service: str, databases: Sequence[str]) -> Inventory:
+        """Return the live databases omingest wrote in ``service``, their live schemas and table names.
+
+        One paged list of the service's databases (``GET /v1/databases?service=``), then for each
+        database one list of its schemas and one list per schema of its tables. Only databases
+        and schemas with a ``sourceHash`` count (written by omingest): what another ingestion or
+        a person put in the service is never taken for something that vanished.
+
+        :param databases: the databases the source listed (every database of the service is returned).
+        """
+        if not _holdable(service):
+            return {}
+        listed = self._states.list(PATHS["database"], {"service": om_fqn(service), "fields": SCOPE_FIELDS},
+                                   f"list the databases of service {service}")
+        names = sorted(e["name"] for e in listed if e.get("sourceHash") and not e.get("deleted"))
+        inventory: Inventory = {}
+        for database in names:
+            schemas = self.list_schemas(service, database)
+            tables: dict[str, list[str]] = {schema: [] for schema in schemas}
+            for entity in self.read_scope(service, database, schemas).values():
+                if entity.kind == "table" and not entity.deleted and entity.schema_name in tables:
+                    tables[entity.schema_name].append(entity.name)
+            inventory[database] = {schema: sorted(names) for schema, names in tables.items()}
+        return inventory
 
     def list_schemas(self, service: str, database: str) -> list[str]:
         """Return the names of the live schemas of ``database`` written by omingest, sorted.
@@ -353,6 +382,13 @@ class OpenMetadataCatalog(Catalog):
         :param run: The run.
         """
         self._runs.record_run(run)
+
+    def last_successful_run(self, service: str) -> RunRecord | None:
+        """Return the latest successful run of ``service`` from the side store, or None (the watermark of ``omingest run``).
+
+        :param service: Service name.
+        """
+        return self._runs.last_successful_run(service)
 
     def get_run(self, run_id: str) -> RunRecord | None:
         """Return a run record from the side store, or None.

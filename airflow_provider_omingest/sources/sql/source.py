@@ -55,6 +55,7 @@ from airflow_provider_omingest.sources.base import (
 )
 from airflow_provider_omingest.sources.sql import digests as sql_digests
 from airflow_provider_omingest.sources.sql import duckdb_reflection, postgres_reflection
+from airflow_provider_omingest.sources.sql.shared_engines import shared_engine
 from airflow_provider_omingest.sources.sql.type_mapping import (
     TypeInfo,
     extend_postgres_type_names,
@@ -172,6 +173,12 @@ class _Relation:
         return self.table_type in (TableType.VIEW, TableType.MATERIALIZED_VIEW)
 
 
+#: Connections a shared engine keeps open once used (one per thread of a run, up to this many) ...
+SHARED_POOL_SIZE = 8
+#: ... and opens beyond that, closed again when returned.
+SHARED_POOL_OVERFLOW = 56
+
+
 class SqlAlchemySource(Source):
     """Read metadata from one database through SQLAlchemy, over one pooled connection.
 
@@ -222,10 +229,26 @@ class SqlAlchemySource(Source):
 
     @property
     def engine(self) -> Engine:
-        """Return the engine, creating it on first use."""
+        """Return the engine, creating it on first use (a server's engine is shared in the process)."""
         if self._engine is None:
-            self._engine = self._create_engine()
+            if self._shares_engine():
+                self._engine = shared_engine(self._engine_key(), self._create_engine)
+            else:
+                self._engine = self._create_engine()
         return self._engine
+
+    def _shares_engine(self) -> bool:
+        """Share a server's engine; not a file database's (its pool would keep the file open)."""
+        return self.kind not in ("sqlite", "duckdb") and not {"poolclass", "pool", "creator"} & set(self.engine_kwargs)
+
+    def _engine_key(self) -> tuple[Any, ...]:
+        return (
+            self.url.render_as_string(hide_password=False),
+            self.statement_timeout,
+            self.lock_timeout,
+            self.digest_connections,
+            repr(sorted(self.engine_kwargs.items())),
+        )
 
     def _create_engine(self) -> Engine:
         self._require_database_file()
@@ -266,8 +289,12 @@ class SqlAlchemySource(Source):
             return {}
         if self.kind in ("sqlite", "duckdb") and self.url.database in (None, "", ":memory:"):
             return {"poolclass": StaticPool}
-        overflow = self.digest_connections - 1 if self.kind == "postgresql" else 0
-        return {"poolclass": QueuePool, "pool_size": 1, "max_overflow": overflow}
+        if self._shares_engine():
+            # Shared by the units of the process (one per thread) and the digest connections of
+            # the plan: keep that many open; the pool's timeout bounds a wait for more.
+            return {"poolclass": QueuePool, "pool_size": max(SHARED_POOL_SIZE, self.digest_connections),
+                    "max_overflow": SHARED_POOL_OVERFLOW}
+        return {"poolclass": QueuePool, "pool_size": 1, "max_overflow": 0}
 
     def _dialect_kwargs(self) -> dict[str, Any]:
         if self.kind != "postgresql":
@@ -314,10 +341,10 @@ class SqlAlchemySource(Source):
             cursor.close()
 
     def close(self) -> None:
-        """Dispose of the engine and its connection."""
-        if self._engine is not None:
+        """Let go of the engine: dispose of its own, leave a shared one to the next source of the process."""
+        if self._engine is not None and not self._shares_engine():
             self._engine.dispose()
-            self._engine = None
+        self._engine = None
 
     # ------------------------------------------------------------------ errors
 
