@@ -41,6 +41,7 @@ def source_from_connection(conn: Connection, extras: Extras | None = None) -> Sn
         rescan_altered_schemas=extras.boolean("omingest_rescan_altered_schemas", True),
         exclude_databases=extras.names("omingest_exclude_databases", ("SNOWFLAKE",)),
         include_object_ids=extras.boolean("omingest_include_object_ids", True),
+        include_lineage=extras.boolean("omingest_include_lineage", True),
     )
 
 

@@ -27,7 +27,7 @@ UNPARSED_LIMIT = 300
 
 
 def parse_upstreams(
-    sql: str, dialect: str, database: str, schema: str, *, self_name: str | None = None
+    sql: str, dialect: str, database: str, schema: str, *, self_name: str | None = None, normalize: bool = False
 ) -> tuple[tuple[TableUpstream, ...], str | None]:
     """Return the tables a view definition reads, and None; or no tables and why it did not parse.
 
@@ -36,6 +36,8 @@ def parse_upstreams(
     :param database: the view's database (project), for unqualified names.
     :param schema: the view's schema (dataset), for unqualified names.
     :param self_name: the view's own name, left out of its upstreams.
+    :param normalize: fold unquoted names as the database does (Snowflake: upper case; Redshift:
+        lower case), so that they match the names its catalog reports.
     """
     import sqlglot
     from sqlglot import exp
@@ -55,6 +57,10 @@ def parse_upstreams(
         query = query.expression
     if not isinstance(query, exp.Query):
         return (), f"not a query: {type(query).__name__}"
+    if normalize:
+        from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
+
+        query = normalize_identifiers(query, dialect=dialect)
     ctes = {cte.alias_or_name.lower() for cte in query.find_all(exp.CTE)}
     tables: dict[str, None] = {}
     for table in query.find_all(exp.Table):
@@ -72,11 +78,12 @@ def parse_upstreams(
     ), None
 
 
-def with_parsed_lineage(table: Table, dialect: str, database: str, schema: str) -> Table:
+def with_parsed_lineage(table: Table, dialect: str, database: str, schema: str, *, normalize: bool = False) -> Table:
     """Return ``table`` with the upstreams parsed from its view definition (unchanged if it has none)."""
     if not table.view_definition:
         return table
-    upstreams, error = parse_upstreams(table.view_definition, dialect, database, schema, self_name=table.name)
+    upstreams, error = parse_upstreams(table.view_definition, dialect, database, schema, self_name=table.name,
+                                       normalize=normalize)
     if error is not None:
         log.info("The definition of view %s.%s.%s did not parse (%s): no lineage", database, schema, table.name,
                  error)

@@ -118,6 +118,8 @@ class StandinTable:
     description: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
     view_query: str | None = None
+    #: A view written in legacy SQL (``view.useLegacySql``): ``VIEWS.use_standard_sql`` is ``NO``.
+    use_legacy_sql: bool = False
     time_partitioning: dict[str, Any] | None = None
     range_partitioning: dict[str, Any] | None = None
     require_partition_filter: bool = False
@@ -695,7 +697,9 @@ def _field_path_rows(project: str, dataset: str, t: StandinTable) -> list[tuple]
 def _views_rows(project: str, dataset: str, t: StandinTable) -> list[tuple]:
     if t.kind != "VIEW":
         return []
-    return [(project, dataset, t.name, t.view_query, "NONE", "YES")]
+    # use_standard_sql: "YES if the view was created by using a GoogleSQL query; NO if useLegacySql
+    # is set to true" (VIEWS view: https://cloud.google.com/bigquery/docs/information-schema-views).
+    return [(project, dataset, t.name, t.view_query, "NONE", "NO" if t.use_legacy_sql else "YES")]
 
 
 def _meta_rows(project: str, dataset: str, t: StandinTable) -> list[tuple]:

@@ -40,6 +40,22 @@ CREATE TABLE omingest_standin.redshift_mvs (
     schemaname name, name name, autorefresh char(1) DEFAULT 'f', autorewrite char(1) DEFAULT 't'
 );
 CREATE TABLE omingest_standin.late_binding_views (schemaname name, viewname name);
+-- A late-binding view (CREATE VIEW ... WITH NO SCHEMA BINDING) "isn't bound to the underlying
+-- database objects ... there is no dependency between the view and the objects it references"
+-- (r_CREATE_VIEW.html): declaring one removes its rewrite rule's dependencies on what it reads,
+-- so pg_depend shows none (and the tables it reads can be dropped, as in Redshift).
+CREATE FUNCTION omingest_standin.unbind_late_binding_view() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM pg_catalog.pg_depend d
+    USING pg_catalog.pg_rewrite r, pg_catalog.pg_class c, pg_catalog.pg_namespace n
+    WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = r.oid AND d.deptype = 'n'
+      AND r.ev_class = c.oid AND c.relnamespace = n.oid
+      AND n.nspname = NEW.schemaname AND c.relname = NEW.viewname AND d.refobjid <> c.oid;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER unbind AFTER INSERT ON omingest_standin.late_binding_views
+    FOR EACH ROW EXECUTE FUNCTION omingest_standin.unbind_late_binding_view();
 CREATE TABLE omingest_standin.external_schemas (
     schemaname name PRIMARY KEY, databasename text, eskind int DEFAULT 1, esoptions text
 );

@@ -17,6 +17,11 @@ this helper writes its rows as each statement would, following Snowflake's refer
 
 The views lag real time (up to 90 minutes for TABLES); tests set the times themselves, so the lag
 is modelled by the timestamps a test writes, not by a delay.
+
+``OBJECT_DEPENDENCIES`` is kept by :class:`ObjectDependencies`, by the rules of its reference page
+(https://docs.snowflake.com/en/sql-reference/account-usage/object_dependencies) and of the object
+dependencies guide (https://docs.snowflake.com/en/user-guide/object-dependencies), cited next to
+each rule below.
 """
 
 from __future__ import annotations
@@ -94,3 +99,69 @@ class AccountUsageTables:
         self.admin.sql(f"drop table {_q(database, schema, name)}")
         self.admin.sql("update SNOWFLAKE.ACCOUNT_USAGE.TABLES set DELETED = %s, LAST_DDL = %s where TABLE_ID = %s",
                        (at, at, table_id))
+
+
+class ObjectDependencies:
+    """Create views on fakesnow and keep ``SNOWFLAKE.ACCOUNT_USAGE.OBJECT_DEPENDENCIES`` as Snowflake keeps it.
+
+    Views get a ``TABLES`` row as tables do (the TABLES view has "a row for each table and view":
+    https://docs.snowflake.com/en/sql-reference/account-usage/tables). Their dependencies are
+    written late: "Latency for this view may be up to three hours"
+    (https://docs.snowflake.com/en/sql-reference/account-usage/object_dependencies), so a view's rows
+    appear only when the test calls :meth:`catch_up`, and a view created or replaced after that has
+    none of its own until the next call.
+
+    :param tables: the ``ACCOUNT_USAGE.TABLES`` keeper (for object ids and domains).
+    """
+
+    def __init__(self, tables: AccountUsageTables) -> None:
+        self.tables = tables
+        self.admin = tables.admin
+        self._pending: list[tuple[Any, ...]] = []
+
+    def create_view(self, database: str, schema: str, name: str, select: str,
+                    reads: list[tuple[str, str, str]], *, replace: bool = False,
+                    at: datetime | None = None) -> int:
+        """``CREATE [OR REPLACE] VIEW database.schema.name AS select``; return the view's ``TABLE_ID``.
+
+        :param reads: the (database, schema, name) of each object the view references, as
+            Snowflake resolves its definition.
+        """
+        at = at or _now()
+        verb = "create or replace view" if replace else "create view"
+        self.admin.sql(f"{verb} {_q(database, schema, name)} as {select}")
+        if replace:
+            # CREATE OR REPLACE replaces the object, as for tables (CREATE OR REPLACE TABLE:
+            # https://docs.snowflake.com/en/sql-reference/sql/create-table): the old incarnation is
+            # deleted and the new one has a new id, with no dependency rows of its own yet.
+            self.admin.sql(
+                "update SNOWFLAKE.ACCOUNT_USAGE.TABLES set DELETED = %s, LAST_DDL = %s where TABLE_CATALOG = %s "
+                "and TABLE_SCHEMA = %s and TABLE_NAME = %s and DELETED is null", (at, at, database, schema, name))
+        view_id = next(_ids)
+        self.admin.sql(
+            "insert into SNOWFLAKE.ACCOUNT_USAGE.TABLES (TABLE_ID, TABLE_NAME, TABLE_SCHEMA, TABLE_CATALOG, "
+            "TABLE_TYPE, IS_TRANSIENT, CREATED, LAST_ALTERED, LAST_DDL) values (%s, %s, %s, %s, 'VIEW', 'NO', "
+            "%s, %s, %s)", (view_id, name, schema, database, at, at, at))
+        for ref_db, ref_schema, ref_name in reads:
+            ref_id = self.tables.id_of(ref_db, ref_schema, ref_name)
+            kind = self.admin.sql("select TABLE_TYPE from SNOWFLAKE.ACCOUNT_USAGE.TABLES where TABLE_ID = %s",
+                                  (ref_id,))[0]["TABLE_TYPE"]
+            # "one row for each object dependency": a view reading two tables has two rows; the
+            # domain is e.g. TABLE or VIEW
+            # (https://docs.snowflake.com/en/sql-reference/account-usage/object_dependencies).
+            domain = "VIEW" if kind == "VIEW" else "TABLE"
+            # A view naming a table in its FROM clause is a BY_NAME dependency
+            # (https://docs.snowflake.com/en/user-guide/object-dependencies).
+            self._pending.append((ref_db, ref_schema, ref_name, ref_id, domain, database, schema, name, view_id,
+                                  "VIEW", "BY_NAME"))
+        return view_id
+
+    def catch_up(self) -> None:
+        """Let the up-to-three-hours latency pass: the rows of every view created so far appear."""
+        for row in self._pending:
+            self.admin.sql(
+                "insert into SNOWFLAKE.ACCOUNT_USAGE.OBJECT_DEPENDENCIES (REFERENCED_DATABASE, REFERENCED_SCHEMA, "
+                "REFERENCED_OBJECT_NAME, REFERENCED_OBJECT_ID, REFERENCED_OBJECT_DOMAIN, REFERENCING_DATABASE, "
+                "REFERENCING_SCHEMA, REFERENCING_OBJECT_NAME, REFERENCING_OBJECT_ID, REFERENCING_OBJECT_DOMAIN, "
+                "DEPENDENCY_TYPE) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", row)
+        self._pending.clear()

@@ -2,7 +2,8 @@
 
 One server for the session, shared in-memory; each test works in databases named after it and
 drops them afterwards. ``SNOWFLAKE.ACCOUNT_USAGE`` does not exist in fakesnow: the session
-creates ``TABLES``, ``SCHEMATA`` and ``TAG_REFERENCES`` with Snowflake's column names, and each
+creates ``TABLES``, ``SCHEMATA``, ``TAG_REFERENCES`` and ``OBJECT_DEPENDENCIES`` with Snowflake's
+column names, and each
 test seeds rows for its own databases.
 """
 
@@ -48,6 +49,23 @@ create table if not exists SNOWFLAKE.ACCOUNT_USAGE.TAG_REFERENCES (
     TAG_DATABASE varchar, TAG_SCHEMA varchar, TAG_ID number, TAG_NAME varchar, TAG_VALUE varchar,
     OBJECT_DATABASE varchar, OBJECT_SCHEMA varchar, OBJECT_ID number, OBJECT_NAME varchar,
     OBJECT_DELETED timestamp_ltz, DOMAIN varchar, COLUMN_ID number, COLUMN_NAME varchar, APPLY_METHOD varchar
+)
+"""
+
+
+# OBJECT_DEPENDENCIES (https://docs.snowflake.com/en/sql-reference/account-usage/object_dependencies):
+# its documented columns; one row per dependency of a referencing object on a referenced one;
+# DEPENDENCY_TYPE is BY_NAME, BY_ID or BY_NAME_AND_ID (https://docs.snowflake.com/en/user-guide/object-dependencies).
+# Latency up to three hours: tests.snowflake.account_usage.ObjectDependencies writes a view's rows
+# late. Reading it needs ACCOUNT_USAGE access (the SNOWFLAKE database role OBJECT_VIEWER, or
+# IMPORTED PRIVILEGES on the SNOWFLAKE database: https://docs.snowflake.com/en/sql-reference/snowflake-db-roles);
+# tests of a role without it refuse the query.
+ACCOUNT_USAGE_OBJECT_DEPENDENCIES_DDL = """
+create table if not exists SNOWFLAKE.ACCOUNT_USAGE.OBJECT_DEPENDENCIES (
+    REFERENCED_DATABASE varchar, REFERENCED_SCHEMA varchar, REFERENCED_OBJECT_NAME varchar,
+    REFERENCED_OBJECT_ID number, REFERENCED_OBJECT_DOMAIN varchar,
+    REFERENCING_DATABASE varchar, REFERENCING_SCHEMA varchar, REFERENCING_OBJECT_NAME varchar,
+    REFERENCING_OBJECT_ID number, REFERENCING_OBJECT_DOMAIN varchar, DEPENDENCY_TYPE varchar
 )
 """
 
@@ -122,6 +140,8 @@ class Admin:
                     column = "TABLE_CATALOG" if view == "TABLES" else "OBJECT_DATABASE"
                     self.sql(f"delete from SNOWFLAKE.ACCOUNT_USAGE.{view} where {column} = %s", (name,))
                 self.sql("delete from SNOWFLAKE.ACCOUNT_USAGE.SCHEMATA where CATALOG_NAME = %s", (name,))
+                self.sql("delete from SNOWFLAKE.ACCOUNT_USAGE.OBJECT_DEPENDENCIES where REFERENCING_DATABASE = %s",
+                         (name,))
         finally:
             self.conn.close()
 
@@ -132,7 +152,8 @@ def _account_usage(fakesnow_kwargs: dict[str, Any]) -> None:
     try:
         admin.sql("create database if not exists SNOWFLAKE")
         admin.sql("create schema if not exists SNOWFLAKE.ACCOUNT_USAGE")
-        for ddl in (ACCOUNT_USAGE_TABLES_DDL, ACCOUNT_USAGE_SCHEMATA_DDL, ACCOUNT_USAGE_TAG_REFERENCES_DDL):
+        for ddl in (ACCOUNT_USAGE_TABLES_DDL, ACCOUNT_USAGE_SCHEMATA_DDL, ACCOUNT_USAGE_TAG_REFERENCES_DDL,
+                    ACCOUNT_USAGE_OBJECT_DEPENDENCIES_DDL):
             admin.sql(ddl)
     finally:
         admin.close()

@@ -33,7 +33,7 @@ def test_plain_extras_and_omingest_settings():
         {"account": "org-acct", "warehouse": "WH", "database": "DB", "role": "META", "region": "eu-west-1",
          "insecure_mode": "true", "authenticator": "snowflake", "session_parameters": {"QUERY_TAG": "omingest"},
          "omingest_account_usage": "GOV.ACCOUNT_USAGE", "omingest_include_tags": "false",
-         "omingest_exclude_databases": "SNOWFLAKE, SCRATCH"},
+         "omingest_exclude_databases": "SNOWFLAKE, SCRATCH", "omingest_include_lineage": "false"},
         schema="PUBLIC",
     ))
     kwargs = source.config.connect_kwargs()
@@ -43,6 +43,8 @@ def test_plain_extras_and_omingest_settings():
     assert kwargs["session_parameters"] == {"QUERY_TAG": "omingest", "STATEMENT_TIMEOUT_IN_SECONDS": 600}
     assert source.account_usage == "GOV.ACCOUNT_USAGE" and source.include_tags is False
     assert source.exclude_databases == {"SNOWFLAKE", "SCRATCH"}
+    assert source.include_lineage is False
+    assert source_from_connection(_conn({"account": "a"})).include_lineage is True
 
 
 def test_legacy_prefixed_extras_and_conflicts():

@@ -11,9 +11,9 @@ from airflow_provider_omingest.models.units import TableSlice, WorkUnit
 
 #: Statements per schema of a full extraction: SCHEMATA, TABLES, SHOW VIEWS, COLUMNS and
 #: SHOW PRIMARY/UNIQUE/IMPORTED KEYS (plus, per unit, one TAG_REFERENCES query and one
-#: ACCOUNT_USAGE.TABLES query for the table ids).
+#: ACCOUNT_USAGE.TABLES query for the table ids and one OBJECT_DEPENDENCIES query for view lineage).
 STATEMENTS_PER_SCHEMA = 7
-STATEMENTS_PER_UNIT = 1  # ACCOUNT_USAGE.TABLES (tags off)
+STATEMENTS_PER_UNIT = 2  # ACCOUNT_USAGE.TABLES and OBJECT_DEPENDENCIES (tags off)
 
 
 def _unit(database: str, *schemas: str, **kwargs) -> WorkUnit:

@@ -18,6 +18,7 @@ from typing import Any
 
 from airflow_provider_omingest.models.entities import Column, Table, TableType
 from airflow_provider_omingest.models.fqn import build_fqn
+from airflow_provider_omingest.sources.view_lineage import with_parsed_lineage
 
 __all__ = [
     "BqType",
@@ -31,6 +32,7 @@ __all__ = [
     "option_literals",
     "parse_partitioning",
     "parse_type",
+    "view_lineage",
 ]
 
 log = logging.getLogger(__name__)
@@ -113,6 +115,8 @@ class TableRow:
     creation_time_ms: int | None = None
     last_modified_time_ms: int | None = None
     row_count: int | None = None
+    #: ``INFORMATION_SCHEMA.VIEWS.use_standard_sql``: ``NO`` for a legacy SQL view.
+    use_standard_sql: str | None = None
 
 
 @dataclass
@@ -520,6 +524,28 @@ def build_table(row: TableRow, column_rows: Iterable[ColumnRow], *, label_prefix
         last_altered=_iso_from_ms(row.last_modified_time_ms),
         source_digest=digest_of(row.creation_time_ms, row.last_modified_time_ms),
     )
+
+
+def view_lineage(table: Table, row: TableRow, project: str, dataset: str) -> Table:
+    """Return the view (or materialized view) ``table`` with the upstreams its query names.
+
+    BigQuery keeps no dependency catalog: the query (``INFORMATION_SCHEMA.VIEWS.view_definition``,
+    or for a materialized view the ``AS`` query of ``INFORMATION_SCHEMA.TABLES.ddl``) is parsed
+    with sqlglot, dialect ``bigquery``; a name without project is in the view's project. Names are
+    kept as written: dataset and table names are case-sensitive. A legacy SQL view
+    (``use_standard_sql = 'NO'``, https://cloud.google.com/bigquery/docs/information-schema-views)
+    is not GoogleSQL: it is not parsed, and says so.
+
+    :param table: the view as :func:`build_table` made it.
+    :param row: its tables-query row.
+    :param project: the view's project.
+    :param dataset: the view's dataset.
+    """
+    if table.table_type not in (TableType.VIEW, TableType.MATERIALIZED_VIEW):
+        return table
+    if (row.use_standard_sql or "").upper() == "NO":
+        return table.model_copy(update={"upstreams": (), "lineage_unparsed": "a legacy SQL view: not parsed"})
+    return with_parsed_lineage(table, "bigquery", project, dataset)
 
 
 def _table_properties(row: TableRow, options: Mapping[str, str]) -> dict[str, str]:

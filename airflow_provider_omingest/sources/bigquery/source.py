@@ -5,7 +5,9 @@ Full extraction reads each dataset in bulk with three requests whatever its numb
 joined with ``VIEWS``, ``TABLE_OPTIONS`` and ``__TABLES__`` (kind, DDL, view queries, options,
 times, row counts), and one over ``COLUMNS`` joined with ``COLUMN_FIELD_PATHS`` (types, nested
 fields, descriptions, policy tags, partitioning and clustering columns). Queries go through
-``jobs.query`` and return their first page in the same request.
+``jobs.query`` and return their first page in the same request. BigQuery has no dependency
+catalog: views and materialized views get their upstreams by parsing their query with sqlglot
+(:func:`~airflow_provider_omingest.sources.bigquery.mapping.view_lineage`), no request needed.
 
 Incremental extraction reads Cloud Logging audit entries, one query per project and run
 (:mod:`~airflow_provider_omingest.sources.bigquery.audit`). Without the Logs Viewer role
@@ -45,6 +47,7 @@ from airflow_provider_omingest.sources.bigquery.mapping import (
     TableRow,
     build_table,
     digest_of,
+    view_lineage,
 )
 
 if TYPE_CHECKING:
@@ -343,9 +346,10 @@ class BigQuerySource(Source):
         if bind is not None and len(bind) > self.max_bound_names:
             bind = None
         columns = self._column_rows(project, dataset, bind, location)
-        read.tables, read.unreflectable = self.build_tables(project, dataset, sorted(kept), lambda name: build_table(
-            kept[name], columns.get(name, ()), label_prefix=self.label_tag_prefix,
-            policy_tag_prefix=self.policy_tag_prefix))
+        read.tables, read.unreflectable = self.build_tables(project, dataset, sorted(kept), lambda name: view_lineage(
+            build_table(kept[name], columns.get(name, ()), label_prefix=self.label_tag_prefix,
+                        policy_tag_prefix=self.policy_tag_prefix),
+            kept[name], project, dataset))
         return read
 
     def _dataset(self, project: str, dataset: str) -> tuple[DatabaseSchema, str | None]:
@@ -380,6 +384,7 @@ class BigQuerySource(Source):
                 creation_time_ms=_int_or_none(row["creation_time_ms"]),
                 last_modified_time_ms=_int_or_none(row["last_modified_time_ms"]),
                 row_count=_int_or_none(row["row_count"]),
+                use_standard_sql=row["use_standard_sql"],
             )
         return out
 
@@ -500,7 +505,7 @@ WITH options AS (
   GROUP BY table_name
 )
 SELECT t.table_name, t.table_type, t.ddl, t.base_table_catalog, t.base_table_schema, t.base_table_name,
-       t.snapshot_time_ms, v.view_definition, m.creation_time AS creation_time_ms,
+       t.snapshot_time_ms, v.view_definition, v.use_standard_sql, m.creation_time AS creation_time_ms,
        m.last_modified_time AS last_modified_time_ms, m.row_count, {selected}
 FROM {ref}.INFORMATION_SCHEMA.TABLES AS t
 LEFT JOIN {ref}.INFORMATION_SCHEMA.VIEWS AS v ON v.table_name = t.table_name

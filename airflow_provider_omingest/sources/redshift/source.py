@@ -2,7 +2,7 @@
 
 Full extraction reads each schema with a fixed number of statements, whatever its size:
 ``pg_namespace`` (plus ``SVV_EXTERNAL_SCHEMAS``), ``pg_class`` with comments and view
-definitions, ``SVV_MV_INFO``, ``SVV_ALL_COLUMNS``, ``SVV_REDSHIFT_COLUMNS`` (encodings, dist and
+definitions, ``SVV_MV_INFO``, ``pg_depend`` (what views read), ``SVV_ALL_COLUMNS``, ``SVV_REDSHIFT_COLUMNS`` (encodings, dist and
 sort keys), ``SVV_TABLE_INFO`` (dist style, rows) and ``pg_constraint``; Spectrum schemas from
 ``SVV_EXTERNAL_TABLES``/``COLUMNS``. Statements that would read nothing are skipped.
 
@@ -32,7 +32,8 @@ from typing import Any, ClassVar
 
 from airflow_provider_omingest.exceptions import MissingDependency, SourceError
 from airflow_provider_omingest.models.changes import ChangeSet
-from airflow_provider_omingest.models.entities import DatabaseSchema, Table
+from airflow_provider_omingest.models.entities import DatabaseSchema, Table, TableUpstream
+from airflow_provider_omingest.models.fqn import build_fqn
 from airflow_provider_omingest.sources.base import SchemaRead, Source, TableSelection, as_utc, timeout_seconds
 from airflow_provider_omingest.sources.redshift.history import HISTORY_METHOD, RedshiftChangeReader
 from airflow_provider_omingest.sources.redshift.mapping import (
@@ -47,6 +48,7 @@ from airflow_provider_omingest.sources.redshift.mapping import (
     text_or_none,
 )
 from airflow_provider_omingest.sources.sqlstate import is_transient_login_failure, is_transient_sqlstate
+from airflow_provider_omingest.sources.view_lineage import with_parsed_lineage
 
 __all__ = ["APPLICATION_NAME", "DEFAULT_STATEMENT_TIMEOUT", "RedshiftSource"]
 
@@ -139,6 +141,24 @@ join pg_namespace n on n.oid = c.relnamespace
 left join pg_class fc on fc.oid = con.confrelid
 left join pg_namespace fn on fn.oid = fc.relnamespace
 where n.nspname = %s and con.contype in ('p', 'u', 'f'){names}
+"""
+
+# What each view of a schema reads, from the dependency catalogs Redshift keeps from PostgreSQL 8:
+# a view's ``_RETURN`` rewrite rule depends internally ('i') on the view and normally on every
+# relation its query reads (the pattern of AWS's admin view v_view_dependency,
+# https://github.com/awslabs/amazon-redshift-utils/blob/master/src/AdminViews/v_view_dependency.sql).
+# Late-binding views (WITH NO SCHEMA BINDING) have no such rows: "there is no dependency between
+# the view and the objects it references" (https://docs.aws.amazon.com/redshift/latest/dg/r_CREATE_VIEW.html).
+_VIEW_DEPENDENCIES = """
+select distinct tgtobj.relname, srcnsp.nspname, srcobj.relname
+from pg_class srcobj
+join pg_depend srcdep on srcobj.oid = srcdep.refobjid
+join pg_depend tgtdep on srcdep.objid = tgtdep.objid
+join pg_class tgtobj on tgtdep.refobjid = tgtobj.oid and srcobj.oid <> tgtobj.oid
+join pg_namespace srcnsp on srcnsp.oid = srcobj.relnamespace
+join pg_namespace tgtnsp on tgtnsp.oid = tgtobj.relnamespace
+where tgtdep.deptype = 'i' and tgtobj.relkind in ('v', 'm') and srcobj.relkind in ('r', 'v', 'm', 'p', 'f')
+  and tgtnsp.nspname = %s{names}
 """
 
 _LATE_BINDING_COLUMNS = """
@@ -382,13 +402,16 @@ class RedshiftSource(Source):
             for view in late:
                 relations[view].properties["late_binding"] = "true"
             columns.update(late)
+        views = sorted(n for n, r in relations.items() if r.is_view)
+        reads = self._view_dependencies(database, schema, views if bound is not None else None) if views else {}
 
         def build(name: str) -> Table:
-            return build_table(
+            table = build_table(
                 relations[name], columns.get(name, ()), database=database,
                 physical=() if relations[name].is_view else physical.get(name, ()),
                 constraints=constraints.get(name, ()),
             )
+            return _with_lineage(table, reads.get(name), database, schema) if relations[name].is_view else table
 
         return self.build_tables(database, schema, names, build)
 
@@ -460,6 +483,22 @@ class RedshiftSource(Source):
             for r in self._fetch(database, _CONSTRAINTS.format(names=clause), [schema, *params])
         ]
 
+    def _view_dependencies(
+        self, database: str, schema: str, views: list[str] | None
+    ) -> dict[str, list[tuple[str, str]]]:
+        """Return view -> the (schema, relation) pairs it reads, from ``pg_depend``, in one statement per schema.
+
+        A materialized view's rows that name its internal table (``mv_tbl__…``) are left out.
+        """
+        clause, params = _name_filter("tgtobj.relname", views if views and len(views) <= self.max_bound_names
+                                      else None)
+        out: dict[str, list[tuple[str, str]]] = {}
+        for view, ref_schema, ref_name in self._fetch(database, _VIEW_DEPENDENCIES.format(names=clause),
+                                                     [schema, *params]):
+            if not MV_INTERNAL_TABLE.match(ref_name):
+                out.setdefault(view, []).append((ref_schema, ref_name))
+        return out
+
     def _late_binding_columns(self, database: str, schema: str, views: set[str]) -> dict[str, list[ColumnRow]]:
         out: dict[str, list[ColumnRow]] = {}
         for view, column, position, type_ in self._fetch(database, _LATE_BINDING_COLUMNS, [schema]):
@@ -530,6 +569,26 @@ class RedshiftSource(Source):
             trust_history_visibility=self.trust_history_visibility,
         )
         return reader.changes_since(since, databases)
+
+
+def _with_lineage(table: Table, reads: list[tuple[str, str]] | None, database: str, schema: str) -> Table:
+    """Give a view its upstreams: those ``pg_depend`` names, else those its definition names.
+
+    A view without dependency rows is a late-binding view (or a materialized view whose rows name
+    only its internal table): its definition is parsed (sqlglot, dialect ``redshift``; unquoted and,
+    as Redshift folds them by default, quoted names lower-cased). Redshift requires a late-binding
+    view to name its tables with their schema (https://docs.aws.amazon.com/redshift/latest/dg/r_CREATE_VIEW.html),
+    so what parsing finds is what the view reads. Column lineage is taken from the parsed definition.
+    """
+    parsed = with_parsed_lineage(table, "redshift", database, schema, normalize=True)
+    if not reads:
+        return parsed
+    columns = {u.table: u.columns for u in parsed.upstreams}
+    fqns = sorted({build_fqn(database, s, t) for s, t in reads})
+    return table.model_copy(update={
+        "upstreams": tuple(TableUpstream(table=fqn, columns=columns.get(fqn, ())) for fqn in fqns),
+        "lineage_unparsed": None,
+    })
 
 
 def _sqlstate(error: BaseException) -> str | None:

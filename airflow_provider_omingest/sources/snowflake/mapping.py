@@ -23,18 +23,22 @@ from airflow_provider_omingest.models.entities import (
     Table,
     TableConstraint,
     TableType,
+    TableUpstream,
 )
 from airflow_provider_omingest.models.fqn import build_fqn
 from airflow_provider_omingest.sources.column_types import TypeInfo, split_top_level
+from airflow_provider_omingest.sources.view_lineage import with_parsed_lineage
 
 __all__ = [
     "SNOWFLAKE_TYPE_NAMES",
     "ChangeRows",
     "Relation",
     "TagIndex",
+    "ViewDependencies",
     "build_table",
     "column_from_row",
     "constraints_from_show",
+    "dependencies_from_rows",
     "object_ids_from_rows",
     "parse_clustering_key",
     "relations_from_rows",
@@ -42,6 +46,7 @@ __all__ = [
     "schema_entity",
     "snowflake_type",
     "tag_index",
+    "view_lineage",
 ]
 
 log = logging.getLogger(__name__)
@@ -474,6 +479,73 @@ def build_table(
         last_altered=relation.last_altered,
         object_id=object_id,
     )
+
+
+@dataclass(frozen=True)
+class ViewDependencies:
+    """What ``OBJECT_DEPENDENCIES`` says one view name reads, per incarnation of the view."""
+
+    #: ``REFERENCING_OBJECT_ID`` (None where a row has none) -> fully qualified names
+    #: (database.schema.object) of the objects that incarnation reads, sorted.
+    by_id: dict[str | None, tuple[str, ...]]
+
+    def of(self, object_id: str | None) -> tuple[str, ...] | None:
+        """Return what the incarnation ``object_id`` reads; None if the rows are not (known to be) its own.
+
+        :param object_id: the view's ``TABLE_ID`` from ``ACCOUNT_USAGE.TABLES``, None if not known.
+        """
+        if object_id is not None:
+            return self.by_id.get(object_id)
+        return next(iter(self.by_id.values())) if len(self.by_id) == 1 else None
+
+
+def dependencies_from_rows(
+    database: str, rows: Iterable[Mapping[str, Any]]
+) -> dict[tuple[str, str, str], ViewDependencies]:
+    """Return (database, schema, view) -> what it reads, from ``OBJECT_DEPENDENCIES`` rows.
+
+    One row per dependency (https://docs.snowflake.com/en/sql-reference/account-usage/object_dependencies):
+    the referencing view's schema, name and object id; the referenced object's database, schema
+    and name. A view reading two tables has two rows.
+
+    :param database: the database the rows were read for (``REFERENCING_DATABASE``).
+    :param rows: rows with ``REFERENCING_SCHEMA``, ``REFERENCING_OBJECT_NAME``,
+        ``REFERENCING_OBJECT_ID``, ``REFERENCED_DATABASE``, ``REFERENCED_SCHEMA`` and
+        ``REFERENCED_OBJECT_NAME``.
+    """
+    found: dict[tuple[str, str, str], dict[str | None, dict[str, None]]] = {}
+    for row in rows:
+        key = (database, row["REFERENCING_SCHEMA"], row["REFERENCING_OBJECT_NAME"])
+        object_id = None if row.get("REFERENCING_OBJECT_ID") is None else str(row["REFERENCING_OBJECT_ID"])
+        fqn = build_fqn(row["REFERENCED_DATABASE"], row["REFERENCED_SCHEMA"], row["REFERENCED_OBJECT_NAME"])
+        found.setdefault(key, {}).setdefault(object_id, {})[fqn] = None
+    return {key: ViewDependencies({i: tuple(sorted(ups)) for i, ups in by_id.items()}) for key, by_id in found.items()}
+
+
+def view_lineage(table: Table, found: ViewDependencies | None, database: str, schema: str) -> Table:
+    """Return the view ``table`` with its upstreams: from ``OBJECT_DEPENDENCIES`` if it knows this view, else parsed.
+
+    ``OBJECT_DEPENDENCIES`` lags up to three hours
+    (https://docs.snowflake.com/en/sql-reference/account-usage/object_dependencies): a view created
+    since has no rows, and one replaced since (``CREATE OR REPLACE VIEW``: a new object id) has the
+    rows of its former incarnation only. Both are recognised (no rows for the view's ``TABLE_ID``)
+    and the definition is parsed instead (sqlglot, dialect ``snowflake``, unquoted names
+    upper-cased as Snowflake stores them).
+
+    With its rows, the tables are Snowflake's own answer and need no definition, which a secure
+    view shows only to its owner's role (https://docs.snowflake.com/en/user-guide/views-secure).
+    Column lineage, which ``OBJECT_DEPENDENCIES`` does not give, is taken from the parsed
+    definition where it has one.
+    """
+    exact = found.of(table.object_id) if found is not None else None
+    parsed = with_parsed_lineage(table, "snowflake", database, schema, normalize=True)
+    if exact is None:
+        return parsed
+    columns = {u.table: u.columns for u in parsed.upstreams}
+    return table.model_copy(update={
+        "upstreams": tuple(TableUpstream(table=fqn, columns=columns.get(fqn, ())) for fqn in exact),
+        "lineage_unparsed": None,
+    })
 
 
 def object_ids_from_rows(database: str, rows: Iterable[Row]) -> dict[tuple[str, str], dict[str, str]]:

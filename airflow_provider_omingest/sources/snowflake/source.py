@@ -32,18 +32,21 @@ from airflow_provider_omingest.exceptions import (
     SourceError,
 )
 from airflow_provider_omingest.models.changes import ChangeSet
-from airflow_provider_omingest.models.entities import TableType
+from airflow_provider_omingest.models.entities import Table, TableType
 from airflow_provider_omingest.sources.base import SchemaRead, Source, TableSelection, as_utc, timeout_seconds
 from airflow_provider_omingest.sources.snowflake.mapping import (
     Relation,
     TagIndex,
+    ViewDependencies,
     build_table,
     constraints_from_show,
+    dependencies_from_rows,
     object_ids_from_rows,
     relations_from_rows,
     resolve_changes,
     schema_entity,
     tag_index,
+    view_lineage,
 )
 from airflow_provider_omingest.sources.sqlstate import is_transient_sqlstate
 
@@ -62,6 +65,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+_VIEW_TYPES = frozenset({TableType.VIEW, TableType.SECURE_VIEW, TableType.MATERIALIZED_VIEW})
 
 #: Where the account usage views live (a database role can be granted a copy elsewhere).
 DEFAULT_ACCOUNT_USAGE = "SNOWFLAKE.ACCOUNT_USAGE"
@@ -305,6 +310,8 @@ class SnowflakeSource(Source):
     :param exclude_databases: databases never listed (the shared ``SNOWFLAKE`` database).
     :param include_object_ids: read each table's ``TABLE_ID`` from ``ACCOUNT_USAGE.TABLES`` (one
         query per work unit), so that a table moved to another schema or database is seen as moved.
+    :param include_lineage: read what each view reads from ``ACCOUNT_USAGE.OBJECT_DEPENDENCIES``
+        (one query per work unit); views it does not know yet (it lags up to three hours) are parsed.
     """
 
     kind: ClassVar[str] = "snowflake"
@@ -325,6 +332,7 @@ class SnowflakeSource(Source):
         rescan_altered_schemas: bool = True,
         exclude_databases: Sequence[str] = ("SNOWFLAKE",),
         include_object_ids: bool = True,
+        include_lineage: bool = True,
     ) -> None:
         if not _LOCATION_RE.match(account_usage or ""):
             raise ConfigError("account_usage", account_usage, "expected DATABASE.SCHEMA, e.g. SNOWFLAKE.ACCOUNT_USAGE")
@@ -335,6 +343,7 @@ class SnowflakeSource(Source):
         self.rescan_altered_schemas = rescan_altered_schemas
         self.exclude_databases = frozenset(exclude_databases)
         self.include_object_ids = include_object_ids
+        self.include_lineage = include_lineage
         #: Statements sent to Snowflake by this source (round trips), for tests and summaries.
         self.round_trips = 0
         self._conn: Any = None
@@ -344,6 +353,8 @@ class SnowflakeSource(Source):
         self._ids_unavailable: str | None = None
         self._unit_tags: dict[tuple[str, str], TagIndex] = {}
         self._unit_ids: dict[tuple[str, str], dict[str, str]] = {}
+        self._unit_deps: dict[tuple[str, str, str], ViewDependencies] | None = None
+        self._deps_unavailable: str | None = None
 
     def __repr__(self) -> str:
         return f"SnowflakeSource(account={self.config.account!r}, user={self.config.user!r})"
@@ -456,10 +467,11 @@ class SnowflakeSource(Source):
         """
         self._unit_tags = self._tags_for(unit)
         self._unit_ids = self._object_ids_for(unit, selections)
+        self._unit_deps = self._dependencies_for(unit, selections)
         try:
             yield from super().read_unit(unit, selections)
         finally:
-            self._unit_tags, self._unit_ids = {}, {}
+            self._unit_tags, self._unit_ids, self._unit_deps = {}, {}, None
 
     def read_schema(self, database: str, schema: str, selection: TableSelection) -> SchemaRead:
         """Read one schema in a fixed number of statements.
@@ -487,7 +499,58 @@ class SnowflakeSource(Source):
         ids = self._unit_ids.get((database, schema), {})
         read.tables, read.unreflectable = self.build_tables(database, schema, sorted(kept), lambda name: build_table(
             kept[name], columns.get(name, []), constraints.get(name, []), tags, object_id=ids.get(name)))
+        read.tables = [self._with_lineage(t, database, schema) for t in read.tables]
         return read
+
+    def _with_lineage(self, table: Table, database: str, schema: str) -> Table:
+        """Give a view its upstreams: from ``OBJECT_DEPENDENCIES``, else (a view too new for it) its definition."""
+        if table.table_type not in _VIEW_TYPES:
+            return table
+        return view_lineage(table, (self._unit_deps or {}).get((database, schema, table.name)), database, schema)
+
+    def _dependencies_for(
+        self, unit: WorkUnit, selections: Mapping[str, TableSelection]
+    ) -> dict[tuple[str, str, str], ViewDependencies] | None:
+        """Return (database, schema, view) -> what it reads, in one ``OBJECT_DEPENDENCIES`` query per unit.
+
+        OBJECT_DEPENDENCIES (https://docs.snowflake.com/en/sql-reference/account-usage/object_dependencies)
+        has one row per dependency of a referencing object (a view) on a referenced one (a table or
+        view), named by database, schema and object name, with their domains and object ids. Its
+        latency is up to three hours: a view created or replaced since has no rows of its own yet,
+        and its definition is parsed instead (:func:`~.mapping.view_lineage`). Reading it needs the
+        SNOWFLAKE database role OBJECT_VIEWER or IMPORTED PRIVILEGES on the SNOWFLAKE database
+        (https://docs.snowflake.com/en/sql-reference/snowflake-db-roles). Optional: a failure is
+        logged once and every view's definition is parsed.
+        """
+        if not self.include_lineage or self._deps_unavailable:
+            return None
+        if all(not sel.include_views or sel.asks_nothing for sel in selections.values()):
+            return None
+        named = [sel.bindable_names(self.max_bound_names) for sel in selections.values()]
+        names = None if any(n is None for n in named) else sorted({n for group in named for n in group or ()})
+        schemas, params = _in_list("s", unit.schemas)
+        sql = (
+            "SELECT REFERENCING_SCHEMA, REFERENCING_OBJECT_NAME, REFERENCING_OBJECT_ID, REFERENCED_DATABASE, "
+            f"REFERENCED_SCHEMA, REFERENCED_OBJECT_NAME FROM {self.account_usage}.OBJECT_DEPENDENCIES "
+            f"WHERE REFERENCING_DATABASE = %(database)s AND REFERENCING_SCHEMA IN ({schemas}) "
+            "AND REFERENCING_OBJECT_DOMAIN IN ('VIEW', 'MATERIALIZED VIEW') "
+            "AND (REFERENCED_OBJECT_DOMAIN LIKE '%%TABLE' OR REFERENCED_OBJECT_DOMAIN LIKE '%%VIEW')"
+        )
+        query_params: dict[str, Any] = {"database": unit.database, **params}
+        if names:
+            view_list, view_params = _in_list("t", names)
+            sql += f" AND REFERENCING_OBJECT_NAME IN ({view_list})"
+            query_params.update(view_params)
+        try:
+            rows = self._run(sql, query_params)
+        except Exception as e:  # noqa: BLE001 - dependencies are optional: logged, parsed instead
+            self._deps_unavailable = _reason(e)
+            log.warning("View lineage comes from parsing view definitions: %s.OBJECT_DEPENDENCIES cannot be read "
+                        "(%s). Grant the role the SNOWFLAKE database role OBJECT_VIEWER (or IMPORTED "
+                        "PRIVILEGES on the SNOWFLAKE database) for exact dependencies, or set include_lineage=False.",
+                        self.account_usage, self._deps_unavailable)
+            return None
+        return dependencies_from_rows(unit.database, rows)
 
     def _schema_row(self, database: str, schema: str) -> Row:
         rows = self._run(
