@@ -225,17 +225,24 @@ class CeleryTopology:
             **self.extra_settings,
         }
 
+    def process_settings(self, service: str) -> dict[str, str]:
+        """The ``AIRFLOW__*`` settings of one process: :meth:`settings` plus its own folders and ports."""
+        own = {"AIRFLOW__CORE__DAGS_FOLDER": str(self.home(service) / "dags")}
+        if service in WORKERS:
+            own["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"] = str(free_port())
+            own["AIRFLOW__CORE__HOSTNAME_CALLABLE"] = "tests.e2e.worker_hostname.hostname"
+        return {**self.settings(), **own}
+
     def _env(self, service: str) -> dict[str, str]:
         home = self.home(service)
-        dags = home / "dags"
+        settings = self.process_settings(service)
+        dags = Path(settings["AIRFLOW__CORE__DAGS_FOLDER"])
         dags.mkdir(parents=True, exist_ok=True)
         for name, text in self.dag_files.items():
             (dags / name).write_text(text)
         conns = {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(c) for conn_id, c in self.connections.items()}
-        env = airflow_env(home, **self.settings(), **conns, AIRFLOW__CORE__DAGS_FOLDER=str(dags))
+        env = airflow_env(home, **settings, **conns)
         if service in WORKERS:
-            env["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"] = str(free_port())
-            env["AIRFLOW__CORE__HOSTNAME_CALLABLE"] = "tests.e2e.worker_hostname.hostname"
             env["OMINGEST_E2E_WORKER_NAME"] = worker_name(service)
             env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])  # for the hostname callable only
         return env
