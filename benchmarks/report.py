@@ -230,8 +230,19 @@ def write_report(results_dir: Path, md_path: Path) -> tuple[Path, Path]:
                          f"| {r['peak_rss_mib']:.0f} |")
     lines += ["", f"![time vs tables]({png.relative_to(md_path.parent) if png.is_relative_to(md_path.parent) else png})",
               ""]
-    md_path.write_text("\n".join(lines))
+    kept = _scheduler_section(md_path)
+    md_path.write_text("\n".join(lines) + (f"\n{kept}\n" if kept else ""))
     return md_path, png
+
+
+def _scheduler_section(md_path: Path) -> str:
+    """The "Under a real scheduler" section written by :mod:`benchmarks.scheduler` (kept as it is)."""
+    from benchmarks.scheduler import SECTION_END, SECTION_START
+
+    text = md_path.read_text() if md_path.exists() else ""
+    if SECTION_START not in text or SECTION_END not in text:
+        return ""
+    return SECTION_START + text.split(SECTION_START, 1)[1].split(SECTION_END, 1)[0] + SECTION_END
 
 
 if __name__ == "__main__":
