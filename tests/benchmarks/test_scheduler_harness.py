@@ -60,9 +60,10 @@ def test_breakdown_measures_scheduling_from_the_upstream_end_queue_and_run():
         _ti("delete", -1, 13.0, 13.2, 13.4),       # after the last update (12.0)
         _ti("summary", -1, None, 14.0, 15.0),      # never queued (e.g. run by dag.test): no scheduling/queue
     ]
-    b = breakdown(tis)
+    assert breakdown(tis)["plan"]["scheduling_median_s"] is None  # no run start given
+    b = breakdown(tis, run_start="2026-12-02T07:59:59.500Z")
     assert list(b) == ["plan", "unit.extract", "unit.update", "delete", "summary"]
-    assert b["plan"]["scheduling_median_s"] is None and b["plan"]["queue_median_s"] == 1.0
+    assert b["plan"]["scheduling_median_s"] == 0.5 and b["plan"]["queue_median_s"] == 1.0
     assert b["unit.extract"]["count"] == 2
     assert b["unit.extract"]["scheduling_median_s"] == 1.5 and b["unit.extract"]["scheduling_max_s"] == 2.0
     assert b["unit.extract"]["queue_max_s"] == 2.0 and b["unit.extract"]["run_sum_s"] == 7.5
