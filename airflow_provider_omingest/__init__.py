@@ -6,10 +6,15 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "build_ingestion_dag", "ingestion_params", "ingestion_task_group"]
+__all__ = ["__version__", "build_ingestion_dag", "ingestion_params", "ingestion_task_group", "service_asset"]
 
 if TYPE_CHECKING:
-    from airflow_provider_omingest.dag_factory import build_ingestion_dag, ingestion_params, ingestion_task_group
+    from airflow_provider_omingest.assets import service_asset
+    from airflow_provider_omingest.dag_factory import (
+        build_ingestion_dag,
+        ingestion_params,
+        ingestion_task_group,
+    )
 
 _LAZY = ("build_ingestion_dag", "ingestion_params", "ingestion_task_group")
 
@@ -20,4 +25,8 @@ def __getattr__(name: str) -> Any:
         from airflow_provider_omingest import dag_factory
 
         return getattr(dag_factory, name)
+    if name == "service_asset":
+        from airflow_provider_omingest.assets import service_asset
+
+        return service_asset
     raise AttributeError(name)

@@ -53,7 +53,8 @@ DEFAULT_POOL = "default_pool"
 
 #: The arguments of :func:`build_ingestion_dag` that are not settings.
 DAG_ARGUMENTS = ("dag_id", "source_conn_id", "catalog_conn_id", "pool", "schedule", "start_date", "default_mode",
-                 "snapshot_path", "snapshot_conn_id", "retries", "retry_delay", "tags", "dag_kwargs")
+                 "snapshot_path", "snapshot_conn_id", "retries", "retry_delay", "tags", "dag_kwargs",
+                 "scope_from_asset_events")
 
 
 def ingestion_params(default_mode: str = "auto") -> dict[str, Any]:
@@ -87,6 +88,7 @@ def ingestion_task_group(
     snapshot_conn_id: str | None = None,
     retries: int | None = None,
     retry_delay: timedelta | None = None,
+    scope_from_asset_events: bool = False,
     **settings: Any,
 ) -> TaskGroup:
     """Add an ingestion to the DAG being defined, as one task group; return it (for ``>>``).
@@ -98,6 +100,8 @@ def ingestion_task_group(
     keep their own.
 
     :param group_id: the task group id (task ids become ``<group_id>.plan``, ...).
+    :param scope_from_asset_events: restrict Asset-triggered runs to the schemas named by the
+        triggering events (see :func:`build_ingestion_dag`).
     :param settings: :class:`~airflow_provider_omingest.config.IngestionSettings` fields
         (``service`` is required; unknown keys are refused by name).
     """
@@ -109,13 +113,15 @@ def ingestion_task_group(
         raise ConfigError("ingestion_task_group", group_id, "call it inside `with DAG(...):`")
     _ensure_params(dag)
     parsed = _settings(settings, extra_arguments=("group_id", "source_conn_id", "catalog_conn_id", "pool",
-                                                  "snapshot_path", "snapshot_conn_id", "retries", "retry_delay"))
+                                                  "snapshot_path", "snapshot_conn_id", "retries", "retry_delay",
+                                                  "scope_from_asset_events"))
+    _check_bool(scope_from_asset_events, "scope_from_asset_events")
     task_args = {k: v for k, v in (("retries", retries), ("retry_delay", retry_delay)) if v is not None}
     with TaskGroup(group_id=group_id) as group:
         _add_tasks(source_conn_id=source_conn_id, catalog_conn_id=catalog_conn_id, settings=parsed, pool=pool,
                    snapshot_path=snapshot_path, snapshot_conn_id=snapshot_conn_id, group_id=group_id,
-                   watermark_key=f"{dag.dag_id}.{group_id}",
-                   task_args=task_args)
+                   watermark_key=f"{dag.dag_id}.{group_id}", task_args=task_args,
+                   scope_from_asset_events=scope_from_asset_events)
     return group
 
 
@@ -134,6 +140,7 @@ def build_ingestion_dag(
     retry_delay: timedelta = timedelta(seconds=30),
     tags: Sequence[str] = (),
     dag_kwargs: dict[str, Any] | None = None,
+    scope_from_asset_events: bool = False,
     **settings: Any,
 ) -> DAG:
     """Return a DAG that keeps the catalog in sync with one source.
@@ -143,7 +150,9 @@ def build_ingestion_dag(
     :param catalog_conn_id: Airflow connection of the catalog (``sqlite``, ``postgres`` or ``openmetadata``).
     :param pool: Airflow pool capping source connections across DAGs (default: Airflow's
         ``default_pool``). A named pool must exist: create it with ``omingest pools``.
-    :param schedule: the DAG schedule (``None``: manual only).
+    :param schedule: the DAG schedule (``None``: manual only): a cron expression or preset, a
+        timetable, or Assets (``[Asset("dbt://analytics")]``, ``asset_a | asset_b``,
+        ``AssetOrTimeSchedule(...)``) to run after an upstream such as a dbt run.
     :param start_date: first logical date (default 2024-01-01 UTC).
     :param default_mode: default of the ``mode`` param.
     :param snapshot_path: base ``ObjectStoragePath`` for snapshots between tasks (default
@@ -154,6 +163,14 @@ def build_ingestion_dag(
     :param retry_delay: wait before a retry.
     :param tags: extra DAG tags.
     :param dag_kwargs: any other ``DAG`` argument.
+    :param scope_from_asset_events: restrict each Asset-triggered run to the schemas named in the
+        ``extra`` of the events that triggered it: ``{"schemas": ["database.schema", "schema"]}``
+        or ``{"omingest": {"schemas": [...]}}`` (a bare schema means that schema in every database;
+        an event without the key restricts nothing; a bad shape fails the plan task, naming the
+        value, without retries). Such a run extracts the named schemas whole (``mode=auto``),
+        deletes only inside them, and leaves the watermark where it is, so the next unrestricted
+        run still scans the other schemas' changes. Runs not triggered by Assets cover the whole
+        scope. Needs an Asset ``schedule``.
     :param settings: the ingestion's settings, any field of
         :class:`~airflow_provider_omingest.config.IngestionSettings` (unknown keys are refused
         by name); ``service`` is required:
@@ -165,6 +182,11 @@ def build_ingestion_dag(
 
     parsed = _settings(settings, extra_arguments=DAG_ARGUMENTS)
     as_choice(default_mode, "default_mode", REQUESTED_MODES)
+    _check_bool(scope_from_asset_events, "scope_from_asset_events")
+    if scope_from_asset_events and not _schedules_on_assets(schedule):
+        raise ConfigError("scope_from_asset_events", scope_from_asset_events,
+                          f"only Asset-triggered runs carry schemas, but schedule={schedule!r} names no Asset; "
+                          "schedule on Assets, e.g. schedule=[Asset(\"dbt://analytics\")]")
     if not pool:
         raise ConfigError("pool", pool, "name the Airflow pool that caps connections to the warehouse")
     kwargs: dict[str, Any] = {
@@ -183,7 +205,8 @@ def build_ingestion_dag(
     }
     with DAG(dag_id, **kwargs) as dag:
         _add_tasks(source_conn_id=source_conn_id, catalog_conn_id=catalog_conn_id, settings=parsed, pool=pool,
-                   snapshot_path=snapshot_path, snapshot_conn_id=snapshot_conn_id)
+                   snapshot_path=snapshot_path, snapshot_conn_id=snapshot_conn_id,
+                   scope_from_asset_events=scope_from_asset_events)
     return dag
 
 
@@ -198,6 +221,7 @@ def _add_tasks(
     group_id: str | None = None,
     watermark_key: str | None = None,
     task_args: dict[str, Any] | None = None,
+    scope_from_asset_events: bool = False,
 ) -> None:
     """Add plan → unit[extract → update] → delete → summary to the DAG (or task group) being defined."""
     from airflow.sdk import task_group
@@ -218,7 +242,8 @@ def _add_tasks(
     plan = OmingestPlanOperator(
         task_id=PLAN_TASK_ID, source_conn_id=source_conn_id, catalog_conn_id=catalog_conn_id,
         settings=settings, mode="{{ params.mode }}", dry_run="{{ params.dry_run }}",
-        safety_margin="{{ params.safety_margin }}", watermark_key=watermark_key, **args,
+        safety_margin="{{ params.safety_margin }}", watermark_key=watermark_key,
+        scope_from_asset_events=scope_from_asset_events, **args,
     )
 
     # A mapped task group: each unit's update depends only on that unit's extract, so one
@@ -248,6 +273,22 @@ def _add_tasks(
         watermark_key=watermark_key, retries=0, **wired,
     )
     units >> delete >> summary
+
+
+def _check_bool(value: Any, setting: str) -> None:
+    if not isinstance(value, bool):
+        raise ConfigError(setting, value, "expected True or False")
+
+
+def _schedules_on_assets(schedule: Any) -> bool:
+    """Return whether ``schedule`` is (or includes) Assets: an Asset, an expression, a list, AssetOrTimeSchedule."""
+    from airflow.sdk.definitions.asset import BaseAsset
+
+    if isinstance(schedule, BaseAsset) or getattr(schedule, "asset_condition", None) is not None:
+        return True
+    if isinstance(schedule, (list, tuple, set, frozenset)):
+        return any(isinstance(s, BaseAsset) for s in schedule)
+    return False
 
 
 def _ensure_params(dag: DAG) -> None:

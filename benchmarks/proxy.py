@@ -5,6 +5,9 @@ before forwarding each chunk the client sends (a request): every query then cost
 ``delay``, as a metadata query to a remote warehouse does. Bounded: at most
 ``max_connections`` connections at once (more are refused), and the proxy stops itself after
 ``lifetime`` seconds, when its owner exits (daemon threads), or on :meth:`stop`.
+
+Counts what it forwards: ``accepted`` connections and ``requests`` (chunks a client sent, about
+one per statement of a simple-protocol client such as psycopg2), whatever the delay.
 """
 
 from __future__ import annotations
@@ -54,6 +57,10 @@ class DelayProxy:
             self._active.clear()
         _close(self._listener)
 
+    def reset_counts(self) -> None:
+        with self._lock:
+            self.accepted = self.requests = 0
+
     def __enter__(self) -> DelayProxy:
         return self.start()
 
@@ -84,18 +91,20 @@ class DelayProxy:
                     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 self._active.update((client, server))
                 self.accepted += 1
-            threading.Thread(target=self._pump, args=(client, server, self.delay), daemon=True).start()
-            threading.Thread(target=self._pump, args=(server, client, 0.0), daemon=True).start()
+            threading.Thread(target=self._pump, args=(client, server, self.delay, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, 0.0, False), daemon=True).start()
         self._stop.set()
 
-    def _pump(self, src: socket.socket, dst: socket.socket, delay: float) -> None:
+    def _pump(self, src: socket.socket, dst: socket.socket, delay: float, forward: bool) -> None:
         try:
             while not self._stop.is_set():
                 data = src.recv(1 << 16)
                 if not data:
                     break
+                if forward:
+                    with self._lock:
+                        self.requests += 1
                 if delay:
-                    self.requests += 1
                     time.sleep(delay)
                 dst.sendall(data)
         except OSError:

@@ -2,7 +2,9 @@
 
 ``python -m benchmarks.report [RESULTS_DIR]`` regenerates both from every
 ``results-*.json`` in the folder (the newest record wins for the same measurement), so that a
-long run made by hand (100,000 tables) and the regular matrix end up in one report.
+long run made by hand (100,000 tables) and the regular matrix end up in one report; the
+``peer-*.json`` files of ``--peer`` runs make its "DataHub side by side" section
+(:mod:`benchmarks.peer_report`).
 """
 
 from __future__ import annotations
@@ -145,6 +147,65 @@ def targets(records: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
     return out
 
 
+def performance_targets(records: list[dict[str, Any]], metas: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """Return (target, today's figure, verdict) rows of the performance targets (2-core machine)."""
+    out: list[tuple[str, str, str]] = []
+
+    def row(target: str, figure: str | None, ok: bool | None) -> None:
+        out.append((target, figure or "not measured", "not measured" if ok is None else ("met" if ok else "NOT met")))
+
+    full10 = _find(records, "engine", 10000, "full")
+    row("10,000 tables full, engine alone ≤ 3 s", full10 and f"{full10['wall_s']:.2f} s ({full10['date'][:10]})",
+        full10 and full10["wall_s"] <= 3)
+    cli1 = _find(records, "cli", 1000, "full")
+    row("1,000 tables full, CLI as a whole process ≤ 1 s",
+        cli1 and f"{cli1['wall_s']:.2f} s wall, {cli1['cpu_s']:.2f} s CPU ({cli1['date'][:10]})",
+        cli1 and cli1["wall_s"] <= 1)
+    imports = next((m["imports"] for m in reversed(metas) if m.get("imports")), None)
+    row("import of what a task needs ≤ 0.4 s CPU",
+        imports and (f"{imports['task_import_cpu_after_sdk_s']:.2f} s CPU on top of `airflow.sdk` "
+                     f"({imports['airflow_sdk_import_cpu_s']:.2f} s, Airflow's own); the CLI's imports "
+                     f"{imports['cli_import_cpu_s']:.2f} s"),
+        imports and imports["task_import_cpu_after_sdk_s"] <= 0.4)
+    cli_full, cli_inc = _find(records, "cli", 10000, "full"), _find(records, "cli", 10000, INCREMENTAL)
+    cli_again = _find(records, "cli", 10000, "no-change (full)")
+    if cli_full and cli_inc:
+        base = cli_again or cli_full
+        share = cli_inc["wall_s"] / base["wall_s"]
+        row("10,000 tables, incremental after 1 % vs full, both whole processes ≤ 15 %",
+            f"{cli_inc['wall_s']:.2f} s vs {base['wall_s']:.2f} s ({base['scenario']} into the same catalog) = "
+            f"{share:.0%}", share <= 0.15)
+    else:
+        row("10,000 tables, incremental after 1 % vs full, both whole processes ≤ 15 %", None, None)
+    again = _find(records, "engine", 10000, "no-change (full)")
+    if full10 and again:
+        setup = full10["source_statements"] - again["source_statements"]
+        row("connection setup statements: once per worker process, not per unit",
+            f"10,000 tables, {full10['units']} units: {full10['source_statements']} statements in the process's "
+            f"first run, {again['source_statements']} in its second ({setup} of setup, once)",
+            0 < setup <= 6)
+    big = _find(records, "engine", 100000, "full")
+    tasks = _find(records, "engine (process per task)", 100000, "full")
+    row("100,000 tables full, engine ≤ 30 s, peak RSS per task < 256 MiB",
+        big and (f"{big['wall_s']:.0f} s ({big['date'][:10]})"
+                 + (f"; largest task {max(tasks['unit_task_max_rss_mib'], tasks['plan_task_max_rss_mib']):.0f} MiB"
+                    if tasks else "")),
+        big and big["wall_s"] <= 30 and (not tasks or max(tasks["unit_task_max_rss_mib"],
+                                                          tasks["plan_task_max_rss_mib"]) < 256))
+    return out
+
+
+def _cli_table(records: list[dict[str, Any]]) -> list[str]:
+    rows = [r for r in records if r["layer"] == "cli"]
+    if not rows:
+        return []
+    lines = ["| shape (S×T×C) | tables | scenario | wall s | CPU s | source stmts | peak RSS MiB |",
+             "|---|---:|---|---:|---:|---:|---:|"]
+    lines += [f"| {r['shape']} | {r['tables']:,} | {r['scenario']} | {r['wall_s']:.2f} | {r['cpu_s']:.2f} "
+              f"| {r['source_statements']:,} | {r['peak_rss_mib']:.0f} |" for r in rows]
+    return lines
+
+
 def plot(records: list[dict[str, Any]], png: Path) -> None:
     import matplotlib
 
@@ -166,7 +227,8 @@ def plot(records: list[dict[str, Any]], png: Path) -> None:
     ax.set_ylabel("wall time, s")
     ax.set_title("omingest: time vs number of tables (PostgreSQL source, SQLite catalog)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    if ax.lines:
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(png)
     plt.close(fig)
@@ -206,7 +268,13 @@ def write_report(results_dir: Path, md_path: Path) -> tuple[Path, Path]:
     lines += [f"- `{m['command']}` ({m['machine']['date']}, {m.get('total_s', '?')} s) → `{m['file']}`" for m in metas]
     lines += ["", "## Targets", "", "| target | figure | verdict |", "|---|---|---|"]
     lines += [f"| {t} | {f} | {v} |" for t, f, v in targets(records)]
+    lines += ["", "## Performance targets (2-core machine)", "", "| target | today | verdict |", "|---|---|---|"]
+    lines += [f"| {t} | {f} | {v} |" for t, f, v in performance_targets(records, metas)]
     lines += ["", "## Engine alone (`run_ingestion`, a thread per slot)", ""] + _size_table(records, "engine")
+    cli = _cli_table(records)
+    if cli:
+        lines += ["", "## Whole process (`omingest run`, a fresh process per run: interpreter, imports, run)", ""]
+        lines += cli
     lines += ["", "## Airflow DAG (`dag.test()`)", ""] + _size_table(records, "dag")
     tasks = [r for r in records if "per task" in r["layer"]]
     if tasks:
@@ -228,11 +296,23 @@ def write_report(results_dir: Path, md_path: Path) -> tuple[Path, Path]:
             sp = f"{base / r['wall_s']:.2f}×" if base else "—"
             lines.append(f"| {r['threads']} | {r['wall_s']:.2f} | {sp} | {r['source_statements']:,} | {r['units']} "
                          f"| {r['peak_rss_mib']:.0f} |")
-    lines += ["", f"![time vs tables]({png.relative_to(md_path.parent) if png.is_relative_to(md_path.parent) else png})",
-              ""]
+    lines += ["", f"![time vs tables]({_link(png, md_path)})"]
+    from benchmarks.peer_report import load_peer_records, peer_section, plot_peer
+
+    peer_metas, peer_records = load_peer_records(results_dir)
+    if peer_records:
+        peer_png = results_dir / "datahub_side_by_side.png"
+        plot_peer(peer_records, peer_png)
+        lines += peer_section(peer_metas, peer_records, _link(peer_png, md_path))
     kept = _scheduler_section(md_path)
-    md_path.write_text("\n".join(lines) + (f"\n{kept}\n" if kept else ""))
+    if kept:
+        lines += ["", kept]
+    md_path.write_text("\n".join([*lines, ""]))
     return md_path, png
+
+
+def _link(path: Path, md_path: Path) -> str:
+    return str(path.relative_to(md_path.parent) if path.is_relative_to(md_path.parent) else path)
 
 
 def _scheduler_section(md_path: Path) -> str:

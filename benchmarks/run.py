@@ -182,6 +182,14 @@ class Bench:
                         "airflow_home": str(self.workdir / f"airflow-{self._n}"),
                         "steps": self.sequence(a.change_percent, "d")[:1 if a.dag_full_only else None]}
                 self.add(run_worker(spec, self.workdir), **common, layer="dag", threads=a.threads, delay_ms=a.delay_ms)
+            if "cli" in a.layers:
+                url, _ = self.catalog()
+                spec = {**self.base_spec(shape, database, proxy, a.threads), "kind": "cli", "catalog_url": url,
+                        "steps": [{"name": "full", "mode": "full"},
+                                  {"name": f"incremental after {a.change_percent:g}% change", "mode": "auto",
+                                   "mutate": {"percent": a.change_percent, "seed": 11, "tag": "c"}},
+                                  {"name": "no-change (full)", "mode": "full"}]}
+                self.add(run_worker(spec, self.workdir), **common, layer="cli", threads=a.threads, delay_ms=a.delay_ms)
             if shape.relations in a.task_sizes:
                 url, _ = self.catalog()
                 spec = {**self.base_spec(shape, database, proxy, a.threads), "kind": "engine_tasks",
@@ -229,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--delay-ms", type=float, default=0.0, help="proxy delay per round trip of the size runs")
     p.add_argument("--change-percent", type=float, default=1.0, help="share changed before the incremental run")
     p.add_argument("--layers", type=lambda s: s.split(","), default=["engine", "dag"],
-                   help="engine,dag (default both)")
+                   help="engine,dag,cli (default engine,dag; cli: each run a fresh `omingest run` process)")
     p.add_argument("--dag-sizes", type=_ints, default=[1000, 10000], help="sizes also run through the DAG")
     p.add_argument("--dag-full-only", action="store_true", help="DAG: one full run only (smoke test)")
     p.add_argument("--task-sizes", type=_ints, default=[],
@@ -242,6 +250,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--matrix-size", type=int, default=1000, help="size of the scaling runs")
     p.add_argument("--tables-per-unit", type=int, default=1000, help="IngestionSettings.tables_per_unit")
     p.add_argument("--catalog", choices=["sqlite", "postgres"], default="sqlite")
+    p.add_argument("--peer", choices=["datahub"], default=None,
+                   help="instead of the layers: omingest's CLI and this peer side by side, each as a whole "
+                        "process, --repeat times in alternating order (installs the peer into its own virtualenv)")
+    p.add_argument("--peer-delay-ms", type=_floats, default=[0.0, 50.0],
+                   help="proxy delays of the peer comparison, comma-separated (default 0,50)")
+    p.add_argument("--peer-dir", type=Path, default=None,
+                   help="parent folder of the peer's virtualenv (default .omingest/peers)")
     p.add_argument("--out", type=Path, default=RESULTS_DIR, help="folder of the results (JSON, PNG)")
     p.add_argument("--results-md", type=Path, default=Path(__file__).resolve().parent / "RESULTS.md")
     p.add_argument("--no-report", action="store_true", help="write the JSON only")
@@ -268,8 +283,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"PostgreSQL {meta['machine']['postgresql']} on 127.0.0.1:{bench.server.port}; "
                   f"{meta['machine']['cores']} cores", flush=True)
             started = time.perf_counter()
+            if args.peer:
+                return _peer_main(args, bench, shapes, meta, started)
             for shape in shapes:
                 bench.size(shape)
+            if "cli" in args.layers:
+                from benchmarks.process import imports_record
+
+                meta["imports"] = imports_record()
+                print(f"  imports: {meta['imports']}", flush=True)
             meta["total_s"] = round(time.perf_counter() - started, 1)
         finally:
             bench.server.stop()
@@ -282,6 +304,31 @@ def main(argv: list[str] | None = None) -> int:
 
         md, png = write_report(args.out, args.results_md)
         print(f"wrote {md} and {png}")
+    return 0
+
+
+def _peer_main(args: argparse.Namespace, bench: Bench, shapes: list[WarehouseShape], meta: dict[str, Any],
+               started: float) -> int:
+    """The side-by-side comparison with a peer; exit code 1 when the two extracted different relations."""
+    from benchmarks.peer import PeerBench, peer_versions, write_results
+
+    peer = PeerBench(bench, args.peer)
+    meta["machine"]["packages"].update(peer_versions(peer.build))
+    meta["loadavg_start"] = [round(x, 2) for x in os.getloadavg()]
+    for shape in shapes:
+        peer.size(shape)
+    meta["total_s"] = round(time.perf_counter() - started, 1)
+    meta["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
+    path = write_results(args.out, meta, peer.records)
+    print(f"wrote {path}")
+    if not args.no_report:
+        from benchmarks.report import write_report
+
+        md, png = write_report(args.out, args.results_md)
+        print(f"wrote {md} and {png}")
+    if peer.failed_comparisons:
+        print(f"!! {peer.failed_comparisons} comparison(s) found different relations (see above)", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -10,6 +10,7 @@ Kinds (``spec["kind"]``):
   Gives the peak RSS of each task.
 - ``dag``: the same steps as ``engine`` through ``dag.test()`` of a DAG built with
   ``build_ingestion_dag`` in a bundle folder made here (see :mod:`benchmarks.dag_worker`).
+- ``cli``: each step a fresh ``omingest run`` process, as a user runs it (see :mod:`benchmarks.process`).
 """
 
 from __future__ import annotations
@@ -223,6 +224,10 @@ def main(argv: list[str]) -> int:
         from benchmarks.dag_worker import run_dag
 
         records = run_dag(spec)
+    elif kind == "cli":
+        from benchmarks.process import run_cli_sequence
+
+        records = run_cli_sequence(spec)
     else:
         raise SystemExit(f"unknown worker kind {kind}")
     for r in records:

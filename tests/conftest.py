@@ -53,6 +53,15 @@ def pg_url(pg_server: PostgresServer) -> str:
     return pg_server.create_database(f"t{next(_counter)}")
 
 
+@pytest.fixture(autouse=True)
+def _dispose_shared_engines() -> Iterator[None]:
+    """Close the source engines a test shared in this process (each test has its own databases)."""
+    yield
+    from airflow_provider_omingest.sources.sql.shared_engines import dispose_shared_engines
+
+    dispose_shared_engines()
+
+
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
     """Airflow's metadata database, created once per session in the isolated AIRFLOW_HOME."""

@@ -57,6 +57,7 @@ def _summary(dag, run_id, task_id):
     ("ingest_warehouse", "summary", {"sales", "finance", "marketing", "staging"}),
     ("after_dbt", "metadata.summary", {"sales", "finance"}),
     ("composed_operators", "summary", {"sales", "finance", "marketing", "staging"}),
+    ("ingest_after_dbt", "summary", {"sales", "finance", "marketing", "staging"}),
 ])
 def test_each_example_runs_full_then_incremental_and_honours_the_trigger_conf(demo, dag_id, summary_task, schemas):
     from airflow.dag_processing.dagbag import DagBag
@@ -87,3 +88,23 @@ def _map_labels(dag_id, run_id):
         return [ti.rendered_map_index for ti in session.scalars(select(TaskInstance).where(
             TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id, TaskInstance.map_index >= 0,
             TaskInstance.task_id.like("%extract")))]
+
+
+@pytest.mark.airflow
+def test_the_assets_example_emits_on_the_service_asset_and_its_downstream_dag_runs(demo):
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    bag = DagBag(dag_folder=str(EXAMPLES))
+    ingest, downstream = bag.get_dag("ingest_after_dbt"), bag.get_dag("after_catalog_sync")
+    assert downstream.timetable.asset_condition.objects[0].uri == "omingest://warehouse/"
+    run = ingest.test()
+    assert run.state == "success"
+    with create_session() as session:
+        extras = session.scalars(select(AssetEvent.extra).join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+                                 .where(AssetModel.uri == "omingest://warehouse/",
+                                        AssetEvent.source_run_id == run.run_id)).all()
+    assert len(extras) == 1 and extras[0]["counts"]["created"] == 34
+    assert downstream.test().state == "success"

@@ -3,13 +3,33 @@
 from __future__ import annotations
 
 import abc
+import json
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
+from functools import cached_property
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, Field
+from typing import TYPE_CHECKING
 
-__all__ = ["Catalog", "EntityWrite", "HistoryEntry", "Inventory", "RunRecord", "StoredEntity"]
+from pydantic import BaseModel, Field, model_validator
+
+from airflow_provider_omingest.models.lineage import ColumnLineage, LineageEdge, TableLineage
+
+if TYPE_CHECKING:
+    from airflow_provider_omingest.models.entities import _Entity
+
+__all__ = [
+    "Catalog",
+    "ColumnLineage",
+    "EntityWrite",
+    "HistoryEntry",
+    "Inventory",
+    "JsonText",
+    "LineageEdge",
+    "RunRecord",
+    "StoredEntity",
+    "TableLineage",
+]
 
 EntityKind = Literal["database", "schema", "table"]
 #: database -> schema -> live table names (empty list: a live schema without tables).
@@ -39,8 +59,19 @@ class StoredEntity(BaseModel):
     )
 
 
+class JsonText(str):
+    """JSON text already serialised: stored as it is, not encoded again."""
+
+    __slots__ = ()
+
+
 class EntityWrite(BaseModel):
-    """One create, update or restore to apply."""
+    """One create, update or restore to apply.
+
+    The entity travels as its JSON text (``body_json``), serialised once by pydantic's Rust
+    serializer; ``body`` parses it on demand (only updates need it, for the field-level diff).
+    Passing ``body=`` (a dict) instead is accepted and serialised.
+    """
 
     fqn: str
     kind: EntityKind
@@ -48,7 +79,7 @@ class EntityWrite(BaseModel):
     schema_name: str | None = None
     name: str
     fingerprint: str
-    body: dict[str, Any] = Field(description="The entity as JSON (model_dump(mode='json')).")
+    body_json: str = Field(description="The entity as JSON text (model_dump_json()).")
     change: Literal["created", "updated", "restored"]
     source_digest: str | None = Field(
         None, description="Stored even when the fingerprint is unchanged (no new version then)."
@@ -56,6 +87,49 @@ class EntityWrite(BaseModel):
     object_id: str | None = Field(
         None, description="The source's identity of the object; stored like source_digest (no new version)."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _serialise_body(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "body" in data:
+            data = dict(data)
+            data["body_json"] = json.dumps(data.pop("body"), separators=(",", ":"))
+        return data
+
+    @classmethod
+    def of(
+        cls,
+        entity: _Entity,
+        *,
+        fqn: str,
+        kind: EntityKind,
+        database: str,
+        schema_name: str | None = None,
+        change: Literal["created", "updated", "restored"] = "created",
+        fingerprint: str | None = None,
+    ) -> EntityWrite:
+        """Return the write of ``entity``, serialised once (its fingerprint too, unless given)."""
+        return cls.model_construct(
+            fqn=fqn,
+            kind=kind,
+            database=database,
+            schema_name=schema_name,
+            name=entity.name,  # type: ignore[attr-defined]
+            fingerprint=fingerprint or entity.fingerprint(),
+            body_json=entity.model_dump_json(),
+            change=change,
+            source_digest=getattr(entity, "source_digest", None),
+            object_id=getattr(entity, "object_id", None),
+        )
+
+    @cached_property
+    def body(self) -> dict[str, Any]:
+        """The entity as a JSON-ready dict (parsed from ``body_json``)."""
+        return json.loads(self.body_json)
+
+    def stored_body(self) -> JsonText:
+        """The body for a JSON column, as text that is stored without encoding it again."""
+        return JsonText(self.body_json)
 
 
 class HistoryEntry(BaseModel):
@@ -112,6 +186,18 @@ class Catalog(abc.ABC):
 
         :param service: the service.
         :param object_ids: the source's object ids.
+        """
+        return []
+
+    def find_downstreams(self, service: str, fqns: Collection[str]) -> list[StoredEntity]:
+        """Return the live views of ``service`` that read one of the tables ``fqns``, in one read.
+
+        The engine uses it to refresh the views of a dropped or renamed table in incremental
+        runs. A catalog that keeps no lineage index returns nothing: those views are then
+        refreshed by full runs.
+
+        :param service: the service.
+        :param fqns: fully qualified names of upstream tables.
         """
         return []
 
@@ -178,6 +264,16 @@ class Catalog(abc.ABC):
     @abc.abstractmethod
     def history(self, fqn: str) -> list[HistoryEntry]:
         """Return an entity's versions, oldest first."""
+
+    def lineage(self, fqn: str) -> TableLineage:
+        """Return the live lineage edges into (``upstream``) and out of (``downstream``) a table.
+
+        Edges come from the views' upstreams as last ingested; an edge whose other end is
+        deleted is left out. An unknown ``fqn`` gives empty lists.
+
+        :raises NotImplementedError: when the catalog cannot answer lineage.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot answer lineage")
 
     @abc.abstractmethod
     def record_run(self, run: RunRecord) -> None:

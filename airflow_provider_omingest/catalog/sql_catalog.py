@@ -26,14 +26,18 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.schema import CreateIndex
 
 from airflow_provider_omingest.catalog.base import (
     Catalog,
+    ColumnLineage,
     EntityWrite,
     HistoryEntry,
     Inventory,
+    LineageEdge,
     RunRecord,
     StoredEntity,
+    TableLineage,
 )
 from airflow_provider_omingest.catalog.diff import diff_bodies
 from airflow_provider_omingest.catalog.sql_engine import (
@@ -45,7 +49,7 @@ from airflow_provider_omingest.catalog.sql_engine import (
     utcnow,
 )
 from airflow_provider_omingest.exceptions import CatalogError, ConfigError
-from airflow_provider_omingest.models.fqn import build_fqn, split_fqn
+from airflow_provider_omingest.models.fqn import build_fqn, quote_part, split_fqn
 
 __all__ = ["IN_CHUNK", "SQLITE_BUSY_TIMEOUT_MS", "CatalogTables", "SqlCatalog", "build_tables"]
 
@@ -68,6 +72,7 @@ class CatalogTables(NamedTuple):
     entity: sa.Table
     history: sa.Table
     run: sa.Table
+    lineage: sa.Table
 
 
 def build_tables(prefix: str = "omingest_") -> CatalogTables:
@@ -101,6 +106,8 @@ def build_tables(prefix: str = "omingest_") -> CatalogTables:
         sa.Index(f"{prefix}entity_scope", "service", "database", "schema_name"),
         sa.Index(f"{prefix}entity_object_id", "service", "object_id"),
     )
+    # The catalog browser's name search: a range on the folded name, in name order.
+    sa.Index(f"{prefix}entity_name_search", sa.func.lower(entity.c.name), entity.c.fqn)
     history = sa.Table(
         f"{prefix}entity_history",
         metadata,
@@ -118,6 +125,8 @@ def build_tables(prefix: str = "omingest_") -> CatalogTables:
         ),
         sa.Index(f"{prefix}history_entity", "entity_id"),
         sa.Index(f"{prefix}history_fqn", "fqn"),
+        # What one run changed, by kind of change, in the order it happened.
+        sa.Index(f"{prefix}history_run", "run_id", "change", "id"),
     )
     run = sa.Table(
         f"{prefix}run",
@@ -130,7 +139,18 @@ def build_tables(prefix: str = "omingest_") -> CatalogTables:
         sa.Column("ended_at", _TIMESTAMP, nullable=True),
         sa.Column("summary", _JSON, nullable=False),
     )
-    return CatalogTables(metadata, entity, history, run)
+    # One row per upstream of a view (its latest version), indexed both ways: a table's
+    # downstreams are one index range read however many tables the catalog holds.
+    lineage = sa.Table(
+        f"{prefix}lineage",
+        metadata,
+        sa.Column("downstream_id", _ID, sa.ForeignKey(entity.c.id, ondelete="CASCADE"), nullable=False),
+        sa.Column("upstream", sa.Text, nullable=False),
+        sa.Column("columns", _JSON, nullable=False),
+        sa.PrimaryKeyConstraint("downstream_id", "upstream", name=f"{prefix}lineage_pkey"),
+        sa.Index(f"{prefix}lineage_upstream", "upstream"),
+    )
+    return CatalogTables(metadata, entity, history, run, lineage)
 
 
 class _State(NamedTuple):
@@ -161,6 +181,11 @@ class SqlCatalog(Catalog):
 
     The engine is created, and the tables are created if missing (or given the columns a newer
     version added), on first use.
+
+    A view's upstreams are part of its body (so of its versions and history) and are kept in an
+    edge table too, indexed by upstream, so that :meth:`lineage` and :meth:`find_downstreams`
+    are index reads. A catalog created by an older version gets the edge table on first use;
+    its views get their edges when next ingested (a full run fills them all).
 
     Tables keep the source's object id (indexed): a table created under a new name with the id
     of a live table is a move, and the history of both says so (``moved_from`` on the creation,
@@ -449,6 +474,63 @@ class SqlCatalog(Catalog):
             rows = conn.execute(query).all()
         return [HistoryEntry(**{**row._asdict(), "changed_at": as_utc(row.changed_at)}) for row in rows]
 
+    def lineage(self, fqn: str) -> TableLineage:
+        """Return the live edges into and out of ``fqn``, in two indexed reads.
+
+        An edge whose other end is deleted, or not in the catalog, is left out.
+
+        :param fqn: Fully qualified name of a table or view.
+        """
+        e, lin = self.tables.entity, self.tables.lineage
+        down, up = e.alias("down"), e.alias("up")
+        upstream_q = (
+            sa.select(lin.c.upstream, lin.c.columns)
+            .join(down, down.c.id == lin.c.downstream_id)
+            .join(up, up.c.fqn == lin.c.upstream)
+            .where(down.c.fqn == fqn, ~down.c.deleted, ~up.c.deleted)
+            .order_by(lin.c.upstream)
+        )
+        downstream_q = (
+            sa.select(down.c.fqn, lin.c.columns)
+            .join(down, down.c.id == lin.c.downstream_id)
+            .join(up, up.c.fqn == lin.c.upstream)
+            .where(lin.c.upstream == fqn, ~down.c.deleted, ~up.c.deleted)
+            .order_by(down.c.fqn)
+        )
+        with self._transaction(f"read the lineage of {fqn}") as conn:
+            upstream = conn.execute(upstream_q).all()
+            downstream = conn.execute(downstream_q).all()
+        return TableLineage(
+            fqn=fqn,
+            upstream=[LineageEdge(upstream=u, downstream=fqn, columns=_edge_columns(c)) for u, c in upstream],
+            downstream=[LineageEdge(upstream=fqn, downstream=d, columns=_edge_columns(c)) for d, c in downstream],
+        )
+
+    def find_downstreams(self, service: str, fqns: Collection[str]) -> list[StoredEntity]:
+        """Return the live views of ``service`` that read one of ``fqns``, in one indexed read per 5,000 names.
+
+        :param service: Service name.
+        :param fqns: Fully qualified names of upstream tables (dropped or renamed ones, typically).
+        """
+        wanted = sorted(set(fqns))
+        if not wanted:
+            return []
+        e, lin = self.tables.entity, self.tables.lineage
+        queries = [
+            sa.select(e.c.fqn, e.c.kind, e.c.database, e.c.schema_name, e.c.name, e.c.fingerprint,
+                      e.c.source_digest, e.c.object_id)
+            .where(e.c.id.in_(sa.select(lin.c.downstream_id).where(lin.c.upstream.in_(chunk))),
+                   e.c.service == service, ~e.c.deleted)
+            for chunk in _chunks(wanted)
+        ]
+        with self._transaction(f"find the downstreams of {len(wanted)} table(s) of {service}") as conn:
+            rows = {row.fqn: row for query in queries for row in conn.execute(query).all()}
+        return [
+            StoredEntity(fqn=fqn, kind=kind, database=db, schema_name=schema, name=name, fingerprint=fingerprint,
+                         source_digest=digest, object_id=object_id)
+            for fqn, kind, db, schema, name, fingerprint, digest, object_id in rows.values()
+        ]
+
     # -- writes -----------------------------------------------------------------------------
 
     def apply(self, writes: list[EntityWrite], run_id: str) -> None:
@@ -476,6 +558,7 @@ class SqlCatalog(Catalog):
             self._insert_entities(conn, plan.inserts, run_id, now, moved_from)
             self._change_entities(conn, plan.changes, old_bodies, run_id, now, moved_from)
             self._update_digests(conn, plan.digests)
+            self._replace_edges(conn, [*plan.inserts, *(w for w, _, _ in plan.changes)])
         log.info(
             "Applied %d write(s) of run %s in %.2fs: %d created, %d updated or restored, %d unchanged.",
             len(by_fqn),
@@ -655,7 +738,7 @@ class SqlCatalog(Catalog):
                     "b_fingerprint": write.fingerprint,
                     "b_source_digest": write.source_digest,
                     "b_object_id": write.object_id or state.object_id,
-                    "b_body": write.body,
+                    "b_body": write.stored_body(),
                     "b_version": version,
                 }
             )
@@ -680,6 +763,24 @@ class SqlCatalog(Catalog):
             for write, state in digests
         ])
 
+    def _replace_edges(self, conn: Connection, writes: Sequence[EntityWrite]) -> None:
+        """Make the edge table say what the written tables' bodies say (their ``upstreams``)."""
+        tables = [w for w in writes if w.kind == "table"]
+        if not tables:
+            return
+        lin = self.tables.lineage
+        ids = {fqn: s.id for fqn, s in self._select_state(conn, [w.fqn for w in tables]).items()}
+        for chunk in _chunks(sorted(ids.values())):
+            conn.execute(sa.delete(lin).where(lin.c.downstream_id.in_(chunk)))
+        rows = {
+            (ids[w.fqn], upstream): columns
+            for w in tables if w.fqn in ids
+            for upstream, columns in _body_edges(w)
+        }
+        if rows:
+            conn.execute(sa.insert(lin), [{"downstream_id": i, "upstream": u, "columns": c}
+                                          for (i, u), c in rows.items()])
+
     def _mark_deleted(self, conn: Connection, live: list[_State], run_id: str, moved_to: Mapping[str, str]) -> int:
         if not live:
             return 0
@@ -701,8 +802,10 @@ class SqlCatalog(Catalog):
 
     def _remove_entities(self, conn: Connection, ids: list[int]) -> int:
         e, h = self.tables.entity, self.tables.history
+        lin = self.tables.lineage
         for chunk in _chunks(ids):
             conn.execute(sa.delete(h).where(h.c.entity_id.in_(chunk)))
+            conn.execute(sa.delete(lin).where(lin.c.downstream_id.in_(chunk)))
             conn.execute(sa.delete(e).where(e.c.id.in_(chunk)))
         return len(ids)
 
@@ -739,16 +842,18 @@ class SqlCatalog(Catalog):
                 raise self._error("create the catalog tables", exc) from exc
 
     def _add_missing_columns(self, conn: Connection) -> None:
-        """Give a catalog created by an older version the columns added since (and their indexes)."""
+        """Give a catalog created by an older version the columns and indexes added since."""
         e = self.tables.entity
         present = {c["name"] for c in sa.inspect(conn).get_columns(e.name)}
-        if "object_id" in present:
-            return
-        log.info("Adding the object_id column to %s.", e.name)
-        column = e.c.object_id.type.compile(dialect=conn.dialect)
-        conn.execute(sa.text(f"ALTER TABLE {conn.dialect.identifier_preparer.quote(e.name)} "
-                             f"ADD COLUMN object_id {column}"))
-        next(i for i in e.indexes if i.name == f"{self.table_prefix}entity_object_id").create(conn, checkfirst=True)
+        if "object_id" not in present:
+            log.info("Adding the object_id column to %s.", e.name)
+            column = e.c.object_id.type.compile(dialect=conn.dialect)
+            conn.execute(sa.text(f"ALTER TABLE {conn.dialect.identifier_preparer.quote(e.name)} "
+                                 f"ADD COLUMN object_id {column}"))
+        # Indexes added since (reflection skips expression indexes on SQLite: IF NOT EXISTS decides).
+        for table in (e, self.tables.history):
+            for index in sorted(table.indexes, key=lambda i: i.name or ""):
+                conn.execute(CreateIndex(index, if_not_exists=True))
 
     def _error(self, action: str, exc: sa_exc.SQLAlchemyError) -> CatalogError:
         cause = getattr(exc, "orig", None) or exc
@@ -807,7 +912,7 @@ def _entity_row(write: EntityWrite, run_id: str, now: datetime) -> dict[str, Any
         "fingerprint": write.fingerprint,
         "source_digest": write.source_digest,
         "object_id": write.object_id,
-        "body": write.body,
+        "body": write.stored_body(),
         "version": 1,
         "deleted": False,
         "created_run": run_id,
@@ -842,6 +947,22 @@ def _history_row(
 def _moved(direction: str, fqn: str, other: Mapping[str, str]) -> dict[str, Any]:
     """Return the history ``changes`` that tie a move's two names (``moved_from`` / ``moved_to``)."""
     return {f"moved_{direction}": other[fqn]} if fqn in other else {}
+
+
+def _body_edges(write: EntityWrite) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """Yield (upstream FQN, column lineage) of a written view; its upstreams are named without the service."""
+    upstreams = write.body.get("upstreams") or ()
+    if not upstreams:
+        return
+    service = quote_part(_service_of(write.fqn))
+    for upstream in upstreams:
+        columns = [{"upstream_columns": list(c["upstream_columns"]), "downstream_column": c["downstream_column"]}
+                   for c in upstream.get("columns") or ()]
+        yield f"{service}.{upstream['table']}", columns
+
+
+def _edge_columns(columns: Any) -> list[ColumnLineage]:
+    return [ColumnLineage(**c) for c in columns or ()]
 
 
 def _service_of(fqn: str) -> str:

@@ -6,6 +6,7 @@ because several Airflow task processes write to the same file at once.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from datetime import datetime, timezone
@@ -16,6 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, Engine
 
+from airflow_provider_omingest.catalog.base import JsonText
+
 __all__ = ["SQLITE_BUSY_TIMEOUT_MS", "WRITE_OPTION", "as_utc", "create_store_engine", "upsert", "utcnow"]
 
 #: How long a SQLite connection waits for another writer's lock before failing.
@@ -24,13 +27,21 @@ SQLITE_BUSY_TIMEOUT_MS = 120_000
 WRITE_OPTION = "omingest_write"
 
 
+def serialise_json(value: Any) -> str:
+    """Encode a JSON column's value; text already serialised (:class:`JsonText`) is kept as it is."""
+    if isinstance(value, JsonText):
+        return str(value)
+    return json.dumps(value)
+
+
 def create_store_engine(url: URL, engine_kwargs: dict[str, Any]) -> Engine:
     """Create the engine; on SQLite, set WAL mode, the busy timeout and immediate write transactions."""
+    kwargs = dict(engine_kwargs)
+    kwargs.setdefault("json_serializer", serialise_json)
     if url.get_backend_name() != "sqlite":
-        return sa.create_engine(url, **engine_kwargs)
+        return sa.create_engine(url, **kwargs)
     if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
         Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    kwargs = dict(engine_kwargs)
     kwargs.setdefault("connect_args", {}).setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)
     engine = sa.create_engine(url, **kwargs)
     sa.event.listen(engine, "connect", _sqlite_on_connect)

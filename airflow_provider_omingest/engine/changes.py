@@ -49,9 +49,38 @@ def find_changes(
         except IncrementalUnsupported as no_digest:
             raise IncrementalUnsupported(source.kind, f"{no_log.reason}; {no_digest.reason}") from None
         changes.notes.append(f"compared in-database digests because the change log was not usable: {no_log.reason}")
+        _add_downstreams(changes, catalog, service)
         return changes
     _add_moves(changes, catalog, service)
+    _add_downstreams(changes, catalog, service)
     return changes
+
+
+def _add_downstreams(changes: ChangeSet, catalog: Catalog, service: str) -> None:
+    """Add to ``changes.changed`` the views that read a dropped (or renamed) table, to refresh their lineage.
+
+    One catalog read (:meth:`~airflow_provider_omingest.catalog.base.Catalog.find_downstreams`). The
+    view is fetched again: the database tells whether it still exists and what it reads now.
+    """
+    if not changes.dropped:
+        return
+    dropped = [build_fqn(service, r.database, r.schema_name, r.table) for r in changes.dropped]
+    known = set(changes.changed)
+    added: list[str] = []
+    for view in catalog.find_downstreams(service, dropped):
+        if view.schema_name is None or view.kind != "table":
+            continue
+        ref = TableRef(database=view.database, schema_name=view.schema_name, table=view.name)
+        if ref in known:
+            continue
+        changes.changed.append(ref)
+        known.add(ref)
+        added.append(build_fqn(ref.database, ref.schema_name, ref.table))
+    if added:
+        log.info("Refreshing the lineage of %d view(s) that read dropped or renamed tables: %s", len(added),
+                 ", ".join(added))
+        changes.notes.append(f"{len(added)} view(s) read a dropped or renamed table and were fetched again: "
+                             f"{', '.join(added[:20])}" + (" …" if len(added) > 20 else ""))
 
 
 def _add_moves(changes: ChangeSet, catalog: Catalog, service: str) -> None:

@@ -15,12 +15,13 @@ from pydantic import BaseModel, Field
 from airflow_provider_omingest.catalog.base import Catalog, EntityWrite, Inventory
 from airflow_provider_omingest.config import Filters, IngestionSettings
 from airflow_provider_omingest.engine.changes import find_changes, tables_to_fetch
-from airflow_provider_omingest.engine.cursor import Cursor, choose_window
+from airflow_provider_omingest.engine.cursor import Cursor, Window, choose_window
 from airflow_provider_omingest.engine.planner import plan_units
 from airflow_provider_omingest.exceptions import IncrementalUnsupported
 from airflow_provider_omingest.models.entities import Database
 from airflow_provider_omingest.models.fqn import build_fqn
 from airflow_provider_omingest.models.run import Mode, RunKind, RunRequest
+from airflow_provider_omingest.models.scope import SchemaScope
 from airflow_provider_omingest.models.units import WorkUnit
 from airflow_provider_omingest.sources.base import Source
 
@@ -63,6 +64,9 @@ class RunPlan(BaseModel):
     change_method: str | None = None
     notes: list[str] = Field(default_factory=list)
     dry_run: bool = False
+    restricted_to: list[str] | None = Field(
+        None, description="The schemas this run was restricted to (None: its whole scope)."
+    )
 
 
 def plan_run(source: Source, catalog: Catalog, settings: IngestionSettings, request: RunRequest) -> RunPlan:
@@ -74,6 +78,13 @@ def plan_run(source: Source, catalog: Catalog, settings: IngestionSettings, requ
     are extracted whole. Every run reads the catalog's inventory once: the live tables inside
     the filters are the fail-safe's scope, and databases and schemas the catalog holds that a
     successful listing no longer shows have vanished.
+
+    A run restricted to some schemas (``request.schemas``) treats them as one more filter:
+    it lists, extracts, measures the fail-safe's scope and finds what vanished inside them
+    only, so it never deletes anything outside them. In ``auto`` mode it extracts them whole
+    (an upstream's change is then read whatever the latency of the source's change log), and
+    it never advances the watermark: the changes in the other schemas since the watermark were
+    not scanned, and the next unrestricted run must still scan them.
 
     :raises IncrementalUnsupported: ``mode=incremental`` was requested and the source cannot.
     """
@@ -89,15 +100,29 @@ def plan_run(source: Source, catalog: Catalog, settings: IngestionSettings, requ
 
     listed = _list_source(source, filters)  # database -> schema -> tables (for sizing only)
     held = catalog.inventory(service, list(listed))
-    scope = _in_filters(held, filters)
-    vanished = _vanished(scope, held, listed, settings, filters)
+    restriction = request.schemas
+    if restriction is not None and all(restriction.keeps(db, s) for db, per in listed.items() for s in per) \
+            and all(restriction.keeps(db, s) for db, per in _in_filters(held, filters).items() for s in per):
+        restriction = None  # it names every schema in scope: an ordinary run
+    if restriction is not None:
+        listed = restriction.restrict(listed)
+        window = _restricted_window(window, request, restriction)
+    scope = _in_filters(held if restriction is None else restriction.restrict(held), filters)
+    vanished = _vanished(scope, held, listed, settings, filters, whole_databases=restriction is None)
     plan = RunPlan(
         service=service, mode=window.mode, mode_reason=window.reason, run_kind=request.run_kind, units=[],
         databases=list(listed), vanished=vanished, dry_run=request.dry_run, source_clock=clock,
         last_value=window.last_value, advances_watermark=window.advances, lag=lag, notes=list(window.notes),
         scope_tables=sum(len(t) for schemas in scope.values() for t in schemas.values()),
-        scope_schemas={db: {s: len(t) for s, t in schemas.items()} for db, schemas in scope.items()},
+        scope_schemas={db: {s: len(t) for s, t in schemas.items()} for db, schemas in scope.items()
+                       if schemas or restriction is None},
+        restricted_to=None if restriction is None else restriction.names(),
     )
+    if restriction is not None:
+        missing = _not_found(restriction, listed, scope)
+        if missing:
+            plan.notes.append(f"not in the source's listing (inside the filters) nor in the catalog, so "
+                              f"nothing to do for: {', '.join(missing)}")
     if not catalog.inventory_lists_every_database:
         plan.notes.append(f"the catalog ({type(catalog).__name__}) lists only the databases the source "
                           "listed: a database that vanished from the source is not detected")
@@ -112,7 +137,7 @@ def plan_run(source: Source, catalog: Catalog, settings: IngestionSettings, requ
             if request.requested_mode == "incremental":
                 raise
             plan.mode, plan.mode_reason = "full", f"{e.reason}: running a full extraction"
-            plan.advances_watermark = True
+            plan.advances_watermark = restriction is None
         else:
             whole = {(db, s) for db, s in changes.created_schemas} | set(changes.rescan_schemas)
             new = {db: {s: n for s, n in counts.items() if s not in held.get(db, {}) or (db, s) in whole}
@@ -138,10 +163,7 @@ def register_databases(catalog: Catalog, plan: RunPlan, run_id: str) -> None:
         return
     writes = []
     for db in plan.databases:
-        entity = Database(name=db)
-        writes.append(EntityWrite(fqn=build_fqn(plan.service, db), kind="database", database=db, name=db,
-                                  fingerprint=entity.fingerprint(), body=entity.model_dump(mode="json"),
-                                  change="created"))
+        writes.append(EntityWrite.of(Database(name=db), fqn=build_fqn(plan.service, db), kind="database", database=db))
     catalog.apply(writes, run_id)
 
 
@@ -192,15 +214,43 @@ def _in_filters(held: Inventory, filters: Filters) -> Inventory:
     }
 
 
+def _restricted_window(window: Window, request: RunRequest, restriction: SchemaScope) -> Window:
+    """Return the window of a run restricted to some schemas: it never advances the watermark."""
+    names = ", ".join(restriction.names())
+    if request.requested_mode == "auto":
+        window = Window(mode="full", last_value=window.last_value,
+                        reason=f"restricted to the schemas named by the triggering Asset events ({names}): "
+                               "extracting them whole")
+    else:
+        window = window.model_copy(update={"reason": f"{window.reason}; restricted to {names}"})
+    note = ("a run restricted to some schemas leaves the watermark where it is: the changes in the other "
+            "schemas since then were not scanned")
+    return window.model_copy(update={"advances": False, "notes": [*window.notes, note]})
+
+
+def _not_found(restriction: SchemaScope, *where: Mapping[str, Mapping[str, object]]) -> list[str]:
+    """Return the restriction's names that match no schema in any of ``where``."""
+    found = [(db, s) for per_db in where for db, schemas in per_db.items() for s in schemas]
+    return [s if db is None else build_fqn(db, s) for db, s in restriction.schemas
+            if not any(fs == s and db in (None, fdb) for fdb, fs in found)]
+
+
 def _vanished(
     scope: Inventory, held: Inventory, listed: Mapping[str, Mapping[str, int]], settings: IngestionSettings,
-    filters: Filters,
+    filters: Filters, *, whole_databases: bool = True,
 ) -> Vanished:
+    """Return what the catalog holds inside ``scope`` that the listing no longer shows.
+
+    :param whole_databases: False for a run restricted to some schemas: a vanished database
+        then loses only the schemas inside the restriction (``scope``), never the database itself.
+    """
     vanished = Vanished()
     for db in sorted(scope):
         if db not in listed:
-            if settings.delete_vanished_databases:
+            if settings.delete_vanished_databases and whole_databases:
                 vanished.databases.append(db)
+            elif settings.delete_vanished_databases:
+                vanished.schemas.extend((db, s) for s in sorted(scope[db]))
         elif settings.delete_vanished_schemas:
             vanished.schemas.extend((db, s) for s in sorted(scope[db]) if s not in listed[db])
     tables, _ = vanished_entities(settings.service, held, vanished, filters)

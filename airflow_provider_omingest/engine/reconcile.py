@@ -14,7 +14,7 @@ from airflow_provider_omingest.catalog.base import EntityWrite, StoredEntity
 from airflow_provider_omingest.config import Filters
 from airflow_provider_omingest.models.entities import DatabaseSchema, _Entity
 from airflow_provider_omingest.models.fqn import build_fqn
-from airflow_provider_omingest.models.units import SchemaSnapshot, UnitResult
+from airflow_provider_omingest.models.units import CHANGED_NAMES_LIMIT, SchemaSnapshot, UnitResult
 
 __all__ = ["UnitPlan", "reconcile"]
 
@@ -28,7 +28,10 @@ class UnitPlan:
     updated: Counter[str] = field(default_factory=Counter)
     unchanged: Counter[str] = field(default_factory=Counter)
     unreflectable: Counter[str] = field(default_factory=Counter)
+    #: Views whose definition did not parse (no lineage), per schema.
+    lineage_unparsed: Counter[str] = field(default_factory=Counter)
     delete_candidates: list[str] = field(default_factory=list)
+    changed_tables: dict[str, list[str]] = field(default_factory=dict)
     scope_size: int = 0
 
     def to_result(self, unit_id: str, database: str, schemas: tuple[str, ...], dry_run: bool) -> UnitResult:
@@ -41,7 +44,9 @@ class UnitPlan:
             updated=dict(self.updated),
             unchanged=dict(self.unchanged),
             unreflectable=dict(self.unreflectable),
+            lineage_unparsed=dict(self.lineage_unparsed),
             delete_candidates=sorted(self.delete_candidates),
+            changed_tables={k: sorted(v)[:CHANGED_NAMES_LIMIT] for k, v in self.changed_tables.items()},
             scope_size=self.scope_size,
             dry_run=dry_run,
         )
@@ -84,6 +89,8 @@ def reconcile(
             fqn = build_fqn(service, snap.database, schema, table.name)
             seen.add(fqn)
             _compare(plan, service, "table", snap.database, schema, table, fqn, stored, count=True)
+            if table.lineage_unparsed:
+                plan.lineage_unparsed[schema] += 1
         plan.unreflectable[schema] += len(snap.unreflectable)
         unreflectable = {build_fqn(service, snap.database, schema, t) for t in snap.unreflectable}
         in_scope = [
@@ -134,18 +141,17 @@ def _compare(
             return
         change, digest_only = "updated", True  # record the new digest or id; no new version
     plan.writes.append(
-        EntityWrite(
+        EntityWrite.of(
+            entity,
             fqn=fqn,
             kind=kind,  # type: ignore[arg-type]
             database=database,
             schema_name=schema if kind == "table" else getattr(entity, "name", None),
-            name=entity.name,
-            fingerprint=fingerprint,
-            body=entity.model_dump(mode="json"),
             change=change,  # type: ignore[arg-type]
-            source_digest=digest,
-            object_id=object_id,
+            fingerprint=fingerprint,
         )
     )
     if count and not digest_only:
-        (plan.updated if change == "updated" else plan.created)[key] += 1
+        kind_of_change = "updated" if change == "updated" else "created"
+        getattr(plan, kind_of_change)[key] += 1
+        plan.changed_tables.setdefault(kind_of_change, []).append(fqn)

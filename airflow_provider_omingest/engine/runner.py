@@ -70,11 +70,13 @@ def run_ingestion(
         return update_unit(catalog, settings, unit, snapshots, run_id=run_id, dry_run=dry_run)
 
     results: list[UnitResult] = []
+    errors: dict[str, str] = {}
     if settings.threads == 1:  # in this thread: simpler tracebacks and profiles
         for unit in plan.units:
             try:
                 results.append(work(unit))
-            except Exception:
+            except Exception as e:
+                errors[unit.unit_id] = f"{type(e).__name__}: {e}"
                 log.exception("Unit %s failed; nothing in it will be deleted", unit.unit_id)
     else:
         with ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="omingest") as pool:
@@ -82,7 +84,8 @@ def run_ingestion(
             for fut in as_completed(futures):
                 try:
                     results.append(fut.result())
-                except Exception:
+                except Exception as e:
+                    errors[futures[fut].unit_id] = f"{type(e).__name__}: {e}"
                     log.exception("Unit %s failed; nothing in it will be deleted", futures[fut].unit_id)
     deleted: DeleteResult | None = None
     refused: DeletionRefused | None = None
@@ -92,7 +95,8 @@ def run_ingestion(
     except DeletionRefused as e:
         refused = e
     summary = finish_run(catalog, plan, results, deleted, run_id=run_id, started_at=started,
-                         watermarks=watermarks, delete_error=str(refused) if refused else None)
+                         watermarks=watermarks, delete_error=str(refused) if refused else None,
+                         unit_errors=errors)
     if refused:
         raise refused
     return summary

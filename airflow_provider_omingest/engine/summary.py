@@ -17,16 +17,20 @@ from pydantic import BaseModel, Field
 from airflow_provider_omingest.catalog.base import Catalog, RunRecord
 from airflow_provider_omingest.engine.cursor import next_watermark, to_utc
 from airflow_provider_omingest.engine.plan import RunPlan
-from airflow_provider_omingest.models.fqn import build_fqn
+from airflow_provider_omingest.models.fqn import build_fqn, split_fqn
 from airflow_provider_omingest.models.run import Mode
-from airflow_provider_omingest.models.units import UnitResult
+from airflow_provider_omingest.models.units import CHANGED_NAMES_LIMIT, UnitResult
 
-__all__ = ["CatalogWatermarks", "DeleteResult", "MemoryWatermarks", "RunSummary", "WatermarkStore", "finish_run",
-           "summarize"]
+__all__ = ["CHANGE_KINDS", "CatalogWatermarks", "DeleteResult", "MemoryWatermarks", "RunSummary",
+           "WatermarkStore", "finish_run", "summarize"]
 
 log = logging.getLogger(__name__)
 
 COUNT_COLUMNS = ("created", "updated", "unchanged", "deleted", "failed")
+#: The counts that mean the catalog changed.
+CHANGE_KINDS = ("created", "updated", "deleted")
+#: Longest error kept per failed unit in a summary (summaries travel through XCom).
+_MAX_UNIT_ERROR = 2_000
 
 
 class DeleteResult(BaseModel):
@@ -58,14 +62,26 @@ class RunSummary(BaseModel):
     scope_tables: int = 0
     tables_fetched: int = 0
     failed_units: list[str] = Field(default_factory=list)
+    unit_errors: dict[str, str] = Field(default_factory=dict, description="Failed unit id -> its error, when known.")
     failure: str | None = Field(None, description="Why the run failed, in one line.")
     units: int = 0
+    restricted_to: list[str] | None = Field(None, description="The schemas the run was restricted to.")
+    changed_tables: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description=f"'created' / 'updated' / 'deleted' -> the first {CHANGED_NAMES_LIMIT} table names each.",
+    )
+
+    def changed(self) -> bool:
+        """Return whether the run created, updated or deleted any table in the catalog."""
+        return not self.dry_run and any(self.totals.get(k, 0) > 0 for k in CHANGE_KINDS)
 
     def headline(self) -> str:
         """Return one line: mode, why, and the window scanned."""
         line = f"{self.mode} run of service {self.service} ({self.mode_reason})"
         if self.since:
             line += f"; changes since {self.since.isoformat()} via {self.change_method}"
+        if self.restricted_to is not None:
+            line += f"; restricted to {', '.join(self.restricted_to) or 'no schema'}"
         return line + (" [dry run]" if self.dry_run else "")
 
     def table(self) -> str:
@@ -76,6 +92,11 @@ class RunSummary(BaseModel):
             row = self.schemas[name]
             lines.append(name.ljust(width) + "".join(str(row.get(c, 0)).rjust(11) for c in COUNT_COLUMNS))
         lines.append("TOTAL".ljust(width) + "".join(str(self.totals.get(c, 0)).rjust(11) for c in COUNT_COLUMNS))
+        unparsed = self.totals.get("lineage_unparsed", 0)
+        if unparsed:
+            where = ", ".join(f"{s} {row['lineage_unparsed']}" for s, row in sorted(self.schemas.items())
+                              if row.get("lineage_unparsed"))
+            lines.append(f"lineage_unparsed: {unparsed} view(s) kept without lineage, their SQL did not parse ({where})")
         return "\n".join(lines)
 
 
@@ -85,8 +106,11 @@ def summarize(
     deleted: DeleteResult | None,
     *,
     delete_error: str | None = None,
+    unit_errors: dict[str, str] | None = None,
 ) -> RunSummary:
     """Return per-schema counts; units without a result count as failed.
+
+    :param unit_errors: unit id -> the error that failed it (kept for the failed units only).
 
     Schemas are keyed by name, or ``database.schema`` when the run spans several databases.
     In incremental runs, the tables of the scope (live catalog tables inside the filters) that
@@ -106,7 +130,7 @@ def summarize(
             if unit.unit_id in failed_units:
                 counter["failed"] += 1
     for r in results:
-        for field in ("created", "updated", "unchanged"):
+        for field in ("created", "updated", "unchanged", "lineage_unparsed"):
             for s, n in getattr(r, field).items():
                 schemas.setdefault(key(r.database, s), Counter())[field] += n
     for db, per_schema in (deleted.deleted if deleted else {}).items():
@@ -130,7 +154,14 @@ def summarize(
                        "nothing in them was deleted")
     if delete_error or deleted is None:
         reasons.append(delete_error or "the delete stage failed or was skipped (see its log)")
+    names: dict[str, list[str]] = {k: [] for k in CHANGE_KINDS}
+    for r in results:
+        for k, fqns in r.changed_tables.items():
+            names.setdefault(k, []).extend(fqns)
+    names["deleted"] = [f for f in (deleted.fqns if deleted else []) if len(split_fqn(f)) == 4]
     return RunSummary(
+        restricted_to=plan.restricted_to,
+        changed_tables={k: sorted(v)[:CHANGED_NAMES_LIMIT] for k, v in names.items() if v},
         service=plan.service,
         mode=plan.mode,
         mode_reason=plan.mode_reason,
@@ -146,6 +177,7 @@ def summarize(
         schemas={s: {k: v for k, v in c.items() if v} for s, c in schemas.items()},
         totals=dict(totals),
         failed_units=failed_units,
+        unit_errors={u: (unit_errors or {})[u][:_MAX_UNIT_ERROR] for u in failed_units if u in (unit_errors or {})},
         failure="; ".join(reasons) or None,
         units=len(plan.units),
     )
@@ -207,6 +239,7 @@ def finish_run(
     started_at: datetime | None,
     watermarks: WatermarkStore,
     delete_error: str | None = None,
+    unit_errors: dict[str, str] | None = None,
     cleanup: Callable[[], None] | None = None,
 ) -> RunSummary:
     """Summarise the run, advance the watermark if it may, record the run, and clean up after a success.
@@ -215,9 +248,10 @@ def finish_run(
     dry run, and its window covered everything since the stored watermark minus the margin.
     A dry run records nothing.
 
+    :param unit_errors: unit id -> the error that failed it.
     :param cleanup: called after a successful run (e.g. removing its snapshots).
     """
-    summary = summarize(plan, results, deleted, delete_error=delete_error)
+    summary = summarize(plan, results, deleted, delete_error=delete_error, unit_errors=unit_errors)
     stored = watermarks.read()
     new = next_watermark(stored, clock=plan.source_clock, advances=plan.advances_watermark,
                          succeeded=summary.status == "success", dry_run=plan.dry_run)

@@ -5,10 +5,7 @@ depending on that provider: host, port, schema (= database), login, password, an
 passed to ``redshift_connector.connect`` (``iam``, ``cluster_identifier``, ``profile``,
 ``db_user``, ``region``, ``access_key_id``, ``secret_access_key``, ``session_token``,
 ``is_serverless``, ``serverless_work_group``, ``ssl``, ``sslmode``, ``timeout``, ...).
-
-Extras read by omingest itself: ``all_databases`` (ingest every database of the cluster),
-``databases`` (a list), ``trust_history_visibility``, ``default_schema`` and
-``statement_timeout`` (seconds, default 600, 0 for no limit; see the source).
+The extras omingest reads itself are listed in ``docs/redshift.md``.
 """
 
 from __future__ import annotations
@@ -18,6 +15,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_omingest.exceptions import ConfigError, MissingDependency
+from airflow_provider_omingest.hooks.base import Extras
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -36,11 +34,8 @@ OMINGEST_EXTRAS = ("all_databases", "databases", "trust_history_visibility", "de
 #: Extras the Amazon provider reads itself (not driver arguments); accepted and not passed on.
 _PROVIDER_ONLY_EXTRAS = ("aws_conn_id", "serverless_token_duration_seconds")
 
-_TRUE = ("1", "true", "yes", "on")
-
-
-def _flag(value: Any) -> bool:
-    return value is True or (isinstance(value, (str, int)) and str(value).strip().lower() in _TRUE)
+#: Driver arguments omingest reads as booleans and passes on as such.
+_BOOLEAN_ARGUMENTS = ("iam", "is_serverless")
 
 
 def _driver_parameters() -> frozenset[str]:
@@ -51,22 +46,25 @@ def _driver_parameters() -> frozenset[str]:
     return frozenset(inspect.signature(redshift_connector.connect).parameters)
 
 
-def redshift_connect_kwargs(conn: Connection, driver_parameters: frozenset[str]) -> dict[str, Any]:
+def redshift_connect_kwargs(conn: Connection, driver_parameters: frozenset[str],
+                            extras: Extras | None = None) -> dict[str, Any]:
     """Return the ``redshift_connector.connect`` arguments of a connection (without ``database``).
 
     :param conn: the Airflow connection.
     :param driver_parameters: the argument names ``redshift_connector.connect`` accepts.
-    :raises ConfigError: when a required field is missing.
+    :param extras: the reader of the connection's extras (default: a new one).
+    :raises ConfigError: when a required field is missing or an extra is malformed.
     """
-    extra: dict[str, Any] = dict(conn.extra_dejson or {})
+    extras = extras or Extras(conn)
     kwargs: dict[str, Any] = {}
     if conn.host:
         kwargs["host"] = conn.host
     if conn.port:
         kwargs["port"] = int(conn.port)
-    iam = _flag(extra.get("iam"))
-    if iam:
-        _add_iam_defaults(conn, extra, kwargs)
+    if extras.boolean("is_serverless", False):
+        kwargs["is_serverless"] = True
+    if extras.boolean("iam", False):
+        _add_iam_defaults(conn, extras, kwargs)
     else:
         if not conn.host:
             raise ConfigError(f"connection {conn.conn_id!r} host", conn.host,
@@ -76,8 +74,8 @@ def redshift_connect_kwargs(conn: Connection, driver_parameters: frozenset[str])
         if conn.password:
             kwargs["password"] = conn.password
     ignored = []
-    for key, value in extra.items():
-        if key in OMINGEST_EXTRAS or key in _PROVIDER_ONLY_EXTRAS or key == "database":
+    for key, value in extras.values.items():
+        if key in OMINGEST_EXTRAS or key in _PROVIDER_ONLY_EXTRAS or key in _BOOLEAN_ARGUMENTS or key == "database":
             continue
         if key in driver_parameters:
             kwargs[key] = value
@@ -90,44 +88,40 @@ def redshift_connect_kwargs(conn: Connection, driver_parameters: frozenset[str])
     return kwargs
 
 
-def _add_iam_defaults(conn: Connection, extra: dict[str, Any], kwargs: dict[str, Any]) -> None:
+def _add_iam_defaults(conn: Connection, extras: Extras, kwargs: dict[str, Any]) -> None:
     # As RedshiftSQLHook: the login is the database user, the cluster identifier defaults to the
     # first label of the host; temporary credentials are fetched by the driver.
     kwargs["iam"] = True
-    if conn.login and "db_user" not in extra:
+    if conn.login and not extras.has("db_user"):
         kwargs["db_user"] = conn.login
-    if not _flag(extra.get("is_serverless")) and "cluster_identifier" not in extra:
+    if not kwargs.get("is_serverless") and not extras.has("cluster_identifier"):
         if not conn.host:
-            raise ConfigError(f"connection {conn.conn_id!r} extra cluster_identifier", None,
+            raise ConfigError(extras.setting("cluster_identifier"), None,
                               "IAM authentication needs cluster_identifier (or the cluster endpoint in host)")
         kwargs["cluster_identifier"] = conn.host.split(".", 1)[0]
 
 
-def source_from_connection(conn: Connection) -> RedshiftSource:
+def source_from_connection(conn: Connection, extras: Extras | None = None) -> RedshiftSource:
     """Return a Redshift source for an Airflow ``redshift`` connection.
 
     :param conn: the connection (schema = database).
-    :raises ConfigError: when the database or host is missing.
+    :param extras: the reader of the connection's extras (default: a new one).
+    :raises ConfigError: when the database or host is missing, or an extra is malformed.
     :raises MissingDependency: when ``redshift-connector`` is not installed.
     """
-    from airflow_provider_omingest.sources.base import timeout_seconds
     from airflow_provider_omingest.sources.redshift.source import DEFAULT_STATEMENT_TIMEOUT, RedshiftSource
 
-    extra: dict[str, Any] = dict(conn.extra_dejson or {})
-    database = conn.schema or extra.get("database")
+    extras = extras or Extras(conn)
+    database = conn.schema or extras.text("database")
     if not database:
         raise ConfigError(f"connection {conn.conn_id!r} schema", conn.schema,
                           "set the Redshift database name in the connection's schema (Database) field")
-    databases = extra.get("databases")
-    if isinstance(databases, str):
-        databases = [d.strip() for d in databases.split(",") if d.strip()]
     return RedshiftSource(
-        redshift_connect_kwargs(conn, _driver_parameters()),
+        redshift_connect_kwargs(conn, _driver_parameters(), extras),
         database=database,
-        databases=databases or None,
-        all_databases=_flag(extra.get("all_databases")),
-        trust_history_visibility=_flag(extra.get("trust_history_visibility")),
-        default_schema=extra.get("default_schema") or "public",
-        statement_timeout=timeout_seconds(f"connection {conn.conn_id!r} extra statement_timeout",
-                                          extra.get("statement_timeout"), DEFAULT_STATEMENT_TIMEOUT),
+        databases=extras.names("databases") or None,
+        all_databases=extras.boolean("all_databases", False),
+        trust_history_visibility=extras.boolean("trust_history_visibility", False),
+        default_schema=extras.text("default_schema", "public"),
+        statement_timeout=extras.seconds("statement_timeout", DEFAULT_STATEMENT_TIMEOUT),
     )

@@ -17,12 +17,14 @@ from airflow_provider_omingest.models.fqn import build_fqn
 
 __all__ = [
     "Column",
+    "ColumnUpstream",
     "ConstraintType",
     "Database",
     "DatabaseSchema",
     "Table",
     "TableConstraint",
     "TableType",
+    "TableUpstream",
     "fingerprint_of",
 ]
 
@@ -74,9 +76,9 @@ class _Entity(BaseModel):
         """
         return self.model_dump(mode="json", exclude=self._volatile_exclude())
 
-    @classmethod
-    def _volatile_exclude(cls) -> set[str] | None:
-        return set(cls.volatile_fields) or None
+    def _volatile_exclude(self) -> set[str] | None:
+        """Return the fields left out of the fingerprint: the volatile ones, plus unset late additions."""
+        return set(self.volatile_fields) or None
 
     def canonical(self) -> _Entity:
         """Return the entity with its order-insensitive parts in a fixed order (itself by default)."""
@@ -126,6 +128,20 @@ class TableConstraint(_Entity):
     referred_columns: tuple[str, ...] = ()
 
 
+class ColumnUpstream(_Entity):
+    """The columns of an upstream table that feed one column of a view (names)."""
+
+    downstream_column: str
+    upstream_columns: tuple[str, ...]
+
+
+class TableUpstream(_Entity):
+    """A table (or view) that a view reads, and its column-level lineage where the source gives it."""
+
+    table: str = Field(description="Fully qualified name of the upstream table without the service: database.schema.table.")
+    columns: tuple[ColumnUpstream, ...] = ()
+
+
 class Table(_Entity):
     """A table, view or other relation, with its columns and constraints."""
 
@@ -145,6 +161,12 @@ class Table(_Entity):
     properties: dict[str, str] = Field(
         default_factory=dict, description="Source-specific structural settings (e.g. dist style)."
     )
+    upstreams: tuple[TableUpstream, ...] = Field(
+        default=(), description="Views: the tables the view reads (lineage), versioned with the view."
+    )
+    lineage_unparsed: str | None = Field(
+        default=None, description="Views: why the upstreams could not be found (the definition did not parse)."
+    )
     row_count: int | None = Field(default=None, description="Volatile: not part of the fingerprint.")
     last_altered: str | None = Field(default=None, description="Volatile: ISO time of the last change.")
     source_digest: str | None = Field(
@@ -159,13 +181,23 @@ class Table(_Entity):
         ),
     )
 
+    #: Fields added after catalogs were filled: left out of the fingerprint while empty, so that
+    #: tables without them keep the fingerprint (and version) they had.
+    late_fields: ClassVar[tuple[tuple[str, object], ...]] = (("upstreams", ()), ("lineage_unparsed", None))
+
+    def _volatile_exclude(self) -> set[str] | None:
+        exclude = set(self.volatile_fields)
+        exclude.update(name for name, empty in self.late_fields if getattr(self, name) == empty)
+        return exclude
+
     def canonical(self) -> Table:
-        """Return the table with its constraints and tags sorted: their order is not structure."""
+        """Return the table with its constraints, tags and upstreams sorted: their order is not structure."""
         constraints = tuple(sorted(self.constraints, key=_constraint_key))
         tags = tuple(sorted(self.tags))
-        if constraints == self.constraints and tags == self.tags:
+        upstreams = tuple(sorted(self.upstreams, key=lambda u: u.table))
+        if constraints == self.constraints and tags == self.tags and upstreams == self.upstreams:
             return self
-        return self.model_copy(update={"constraints": constraints, "tags": tags})
+        return self.model_copy(update={"constraints": constraints, "tags": tags, "upstreams": upstreams})
 
 
 def _constraint_key(c: TableConstraint) -> tuple[str, str, tuple[str, ...], str, tuple[str, ...]]:

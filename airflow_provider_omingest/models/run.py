@@ -11,6 +11,8 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from airflow_provider_omingest.models.scope import SchemaScope
+
 __all__ = ["REQUESTED_MODES", "RUN_KINDS", "Mode", "RequestedMode", "RunKind", "RunRequest"]
 
 #: The mode a run ran in.
@@ -37,6 +39,9 @@ class RunRequest(BaseModel):
         successful run (None: no run succeeded yet).
     :param initial_value: a backfill's range start (its data interval start).
     :param end_value: a backfill's range end, recorded for the summary.
+    :param schemas: restrict the run to these schemas (None: the whole scope), e.g. the schemas
+        named by the Asset events that triggered it. A restricted run deletes only inside them
+        and never advances the watermark.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -50,3 +55,4 @@ class RunRequest(BaseModel):
     last_value: datetime | None = None
     initial_value: datetime | None = Field(None, description="A backfill's range start.")
     end_value: datetime | None = Field(None, description="A backfill's range end.")
+    schemas: SchemaScope | None = Field(None, description="Restrict the run to these schemas (None: all).")

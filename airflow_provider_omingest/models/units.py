@@ -14,12 +14,18 @@ from airflow_provider_omingest.models.entities import DatabaseSchema, Table
 from airflow_provider_omingest.models.run import Mode
 
 __all__ = [
+    "CHANGED_NAMES_LIMIT",
     "Mode",
     "SchemaSnapshot",
     "TableSlice",
     "UnitResult",
     "WorkUnit",
 ]
+
+
+#: At most this many table names per kind of change (created, updated, deleted) travel in a unit's
+#: result and in a run's Asset event; the counts are always complete.
+CHANGED_NAMES_LIMIT = 100
 
 
 class TableSlice(BaseModel):
@@ -82,8 +88,15 @@ class UnitResult(BaseModel):
     updated: dict[str, int] = Field(default_factory=dict)
     unchanged: dict[str, int] = Field(default_factory=dict)
     unreflectable: dict[str, int] = Field(default_factory=dict)
+    lineage_unparsed: dict[str, int] = Field(
+        default_factory=dict, description="Per schema: views read whose definition did not parse (no lineage)."
+    )
     delete_candidates: list[str] = Field(
         default_factory=list, description="Fully qualified names of tables that vanished."
+    )
+    changed_tables: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description=f"'created' / 'updated' -> the first {CHANGED_NAMES_LIMIT} fully qualified names of each.",
     )
     scope_size: int = Field(0, description="Live catalog tables in this unit's scope before the update.")
     fetched: int = Field(0, description="Tables read from the source for this unit.")

@@ -9,14 +9,18 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
+from airflow_provider_omingest.config import ingestion_settings
+from airflow_provider_omingest.exceptions import ConfigError
 from airflow_provider_omingest.hooks.catalog import OmingestCatalogHook
 from airflow_provider_omingest.operators.base import OmingestBaseOperator
 from airflow_provider_omingest.operators.errors import fail_or_retry
 from airflow_provider_omingest.operators.wiring import (
     DELETE_TASK_ID,
+    EXTRACT_TASK_ID,
     PLAN_TASK_ID,
     PLAN_XCOM_KEY,
     SUMMARY_XCOM_KEY,
+    UNIT_ERROR_XCOM_KEY,
     UNIT_GROUP_ID,
     UPDATE_TASK_ID,
     qualified,
@@ -36,9 +40,9 @@ log = logging.getLogger(__name__)
 #: How long the snapshots of a failed run are kept for retries before a successful run purges them.
 SNAPSHOT_RETENTION = timedelta(days=7)
 
-def _pull_results(context: Context, task_id: str) -> list[Any]:
-    """Return the outputs of every mapped instance of ``task_id`` that succeeded."""
-    values = context["ti"].xcom_pull(task_ids=task_id, key="return_value")  # every map index
+def _pull_results(context: Context, task_id: str, key: str = "return_value") -> list[Any]:
+    """Return the outputs of every mapped instance of ``task_id`` that succeeded (or the values under ``key``)."""
+    values = context["ti"].xcom_pull(task_ids=task_id, key=key)  # every map index
     if values is None:
         return []
     if isinstance(values, dict):
@@ -137,6 +141,11 @@ class OmingestSummaryOperator(_AfterUnitsOperator):
     :param snapshot_path: base path used by the extract tasks. (templated)
     :param snapshot_conn_id: connection of the snapshot storage used by the extract tasks. (templated)
     :param watermark_key: names the ingestion whose watermark is advanced (default: the DAG id).
+    :param emit_asset_event: when the run succeeded and created, updated or deleted a table,
+        emit an event on the service's Asset ``omingest://<service>``
+        (:func:`~airflow_provider_omingest.assets.service_asset`) with the counts and names in its
+        ``extra`` (:func:`~airflow_provider_omingest.assets.asset_event_extra`). The task's outlet
+        is the alias ``omingest__<service>``, so a run that changed nothing emits no event.
     """
 
     template_fields: Sequence[str] = ("catalog_conn_id", "snapshot_path", "snapshot_conn_id")
@@ -148,11 +157,20 @@ class OmingestSummaryOperator(_AfterUnitsOperator):
         snapshot_path: str | None = None,
         snapshot_conn_id: str | None = None,
         watermark_key: str | None = None,
+        emit_asset_event: bool = True,
         **kwargs: Any,
     ) -> None:
         from airflow_provider_omingest.snapshot_store import check_snapshot_conn_id
 
+        if not isinstance(emit_asset_event, bool):
+            raise ConfigError("emit_asset_event", emit_asset_event, "expected True or False")
+        if emit_asset_event and "settings" in kwargs:
+            from airflow_provider_omingest.assets import service_asset_alias
+
+            alias = service_asset_alias(ingestion_settings(kwargs["settings"]).service)
+            kwargs["outlets"] = [*(kwargs.get("outlets") or []), alias]
         super().__init__(**kwargs)
+        self.emit_asset_event = emit_asset_event
         self.delete_task_id = delete_task_id
         self.snapshot_path = snapshot_path
         self.snapshot_conn_id = check_snapshot_conn_id(snapshot_conn_id)
@@ -174,6 +192,7 @@ class OmingestSummaryOperator(_AfterUnitsOperator):
                 summary = finish_run(
                     catalog, plan, results, deleted, run_id=run_id, started_at=context["dag_run"].start_date,
                     watermarks=VariableWatermarks(self.watermark_key_for(context)),
+                    unit_errors=self._unit_errors(context),
                     cleanup=lambda: self._remove_snapshots(dag_id, run_id),
                 )
         except Exception as e:
@@ -185,7 +204,32 @@ class OmingestSummaryOperator(_AfterUnitsOperator):
         ti.xcom_push(key=SUMMARY_XCOM_KEY, value=payload)
         if summary.status != "success":
             raise AirflowFailException(f"Ingestion incomplete: {summary.failure}")
+        if self.emit_asset_event:
+            self._emit_asset_event(context, summary, dag_id, run_id)
         return payload
+
+    def _emit_asset_event(self, context: Context, summary: Any, dag_id: str, run_id: str) -> None:
+        """Add the run's event on the service's Asset through the alias, if the catalog changed."""
+        from airflow_provider_omingest.assets import asset_event_extra, service_asset, service_asset_alias
+
+        asset = service_asset(self.settings.service)
+        extra = asset_event_extra(summary, dag_id=dag_id, run_id=run_id)
+        if extra is None:
+            log.info("No Asset event on %s: the run changed nothing in the catalog", asset.uri)
+            return
+        context["outlet_events"][service_asset_alias(self.settings.service)].add(asset, extra=extra)
+        log.info("Asset event on %s: %s", asset.uri, extra["counts"])
+
+    def _unit_errors(self, context: Context) -> dict[str, str]:
+        """Return unit id -> error, from what failed extracts and updates pushed."""
+        update = self.update_task_id
+        extract = update.rsplit(".", 1)[0] + f".{EXTRACT_TASK_ID}" if "." in update else EXTRACT_TASK_ID
+        errors: dict[str, str] = {}
+        for task_id in (extract, update):
+            for value in _pull_results(context, task_id, UNIT_ERROR_XCOM_KEY):
+                if isinstance(value, dict) and value.get("unit_id"):
+                    errors.setdefault(str(value["unit_id"]), str(value.get("error") or ""))
+        return errors
 
     def _remove_snapshots(self, dag_id: str, run_id: str) -> None:
         from airflow_provider_omingest.snapshot_store import (

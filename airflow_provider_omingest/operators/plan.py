@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_omingest.exceptions import ConfigError
 from airflow_provider_omingest.hooks.catalog import OmingestCatalogHook
 from airflow_provider_omingest.hooks.source import OmingestSourceHook
 from airflow_provider_omingest.operators.base import OmingestBaseOperator
@@ -34,6 +35,9 @@ class OmingestPlanOperator(OmingestBaseOperator):
     :param safety_margin: overrides the settings' margin for this run, e.g. ``"3h"``; empty or
         ``None`` keeps it. (templated)
     :param watermark_key: names the ingestion whose watermark is read (default: the DAG id).
+    :param scope_from_asset_events: restrict the run to the schemas named in the ``extra`` of
+        the Asset events that triggered it (see :mod:`airflow_provider_omingest.models.scope`);
+        runs not triggered by Asset events cover the whole scope.
     """
 
     template_fields: Sequence[str] = ("source_conn_id", "catalog_conn_id", "mode", "dry_run", "safety_margin")
@@ -47,9 +51,13 @@ class OmingestPlanOperator(OmingestBaseOperator):
         dry_run: bool | str = False,
         safety_margin: str | None = None,
         watermark_key: str | None = None,
+        scope_from_asset_events: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if not isinstance(scope_from_asset_events, bool):
+            raise ConfigError("scope_from_asset_events", scope_from_asset_events, "expected True or False")
+        self.scope_from_asset_events = scope_from_asset_events
         self.source_conn_id = source_conn_id
         self.catalog_conn_id = catalog_conn_id
         self.mode = mode
@@ -64,7 +72,8 @@ class OmingestPlanOperator(OmingestBaseOperator):
 
         try:
             request = run_request(context, mode=self.mode, dry_run=self.dry_run, safety_margin=self.safety_margin,
-                                  last_value=VariableWatermarks(self.watermark_key_for(context)).read())
+                                  last_value=VariableWatermarks(self.watermark_key_for(context)).read(),
+                                  scope_from_asset_events=self.scope_from_asset_events)
             with OmingestSourceHook(self.source_conn_id).get_source() as source, \
                     OmingestCatalogHook(self.catalog_conn_id).get_catalog() as catalog:
                 plan = plan_run(source, catalog, self.settings, request)

@@ -10,7 +10,7 @@ from airflow_provider_omingest.hooks.catalog import OmingestCatalogHook
 from airflow_provider_omingest.hooks.source import OmingestSourceHook
 from airflow_provider_omingest.operators.base import OmingestBaseOperator
 from airflow_provider_omingest.operators.errors import fail_or_retry
-from airflow_provider_omingest.operators.wiring import UNIT_LABEL_KEY
+from airflow_provider_omingest.operators.wiring import UNIT_ERROR_XCOM_KEY, UNIT_LABEL_KEY
 from airflow_provider_omingest.parsing import as_bool
 
 if TYPE_CHECKING:
@@ -31,6 +31,15 @@ def _unit(context: Context, raw: dict[str, Any]) -> WorkUnit:
     unit = WorkUnit.model_validate(raw)
     context[UNIT_LABEL_KEY] = unit_label(unit)  # type: ignore[literal-required]
     return unit
+
+
+def _push_error(context: Context, unit: WorkUnit, error: Exception) -> None:
+    """Push the unit's error (no credentials: the message only) for the run summary and its UI page."""
+    try:
+        context["ti"].xcom_push(key=UNIT_ERROR_XCOM_KEY,
+                                value={"unit_id": unit.unit_id, "error": f"{type(error).__name__}: {error}"[:2_000]})
+    except Exception:  # the error itself matters more than its record
+        log.warning("Could not record the error of unit %s", unit.unit_id, exc_info=True)
 
 
 class OmingestExtractOperator(OmingestBaseOperator):
@@ -87,6 +96,7 @@ class OmingestExtractOperator(OmingestBaseOperator):
             path = write_snapshots(self.snapshot_path or default_snapshot_base(), context["dag"].dag_id,
                                    context["run_id"], unit.unit_id, snapshots, conn_id=conn_id)
         except Exception as e:
+            _push_error(context, unit, e)
             fail_or_retry(e, f"Extracting {unit_label(unit)} failed; nothing in it will be deleted")
         return {"unit": unit.model_dump(mode="json"), "snapshot": path, "snapshot_conn_id": conn_id,
                 "tables": sum(len(s.tables) for s in snapshots)}
@@ -132,6 +142,7 @@ class OmingestUpdateOperator(OmingestBaseOperator):
                 result = update_unit(catalog, self.settings, unit, snapshots, run_id=context["run_id"],
                                      dry_run=dry_run)
         except Exception as e:
+            _push_error(context, unit, e)
             fail_or_retry(e, f"Updating the catalog for {unit_label(unit)} failed")
         log.info("%s: created %s, updated %s, unchanged %s, delete candidates %d", unit.unit_id,
                  sum(result.created.values()), sum(result.updated.values()),

@@ -13,6 +13,7 @@ __all__ = [
     "PLAN_XCOM_KEY",
     "SUMMARY_TASK_ID",
     "SUMMARY_XCOM_KEY",
+    "UNIT_ERROR_XCOM_KEY",
     "UNIT_GROUP_ID",
     "UNIT_LABEL_KEY",
     "UNIT_MAP_INDEX_TEMPLATE",
@@ -32,6 +33,8 @@ SUMMARY_TASK_ID = "summary"
 PLAN_XCOM_KEY = "plan"
 #: The summary task pushes the run summary under this key (also for failed runs).
 SUMMARY_XCOM_KEY = "summary"
+#: A failed extract or update pushes ``{"unit_id", "error"}`` under this key; the summary records it.
+UNIT_ERROR_XCOM_KEY = "unit_error"
 
 #: Context key rendered by :data:`UNIT_MAP_INDEX_TEMPLATE`: each mapped instance shows its schemas.
 UNIT_LABEL_KEY = "omingest_unit"

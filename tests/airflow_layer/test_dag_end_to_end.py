@@ -119,6 +119,9 @@ def test_source_error_in_one_schema_fails_that_unit_and_deletes_nothing_there(en
     assert dr.state == "failed"
     assert summary["status"] == "failed"
     assert len(summary["failed_units"]) == 1 and summary["schemas"]["finance"]["failed"] == 1
+    (failed_unit,) = summary["failed_units"]
+    assert "finance" in summary["unit_errors"][failed_unit]  # the error, for the run's "What changed" page
+    assert catalog.get_run(dr.run_id).summary["unit_errors"] == summary["unit_errors"]
     assert catalog.get("demo.warehouse.finance.budgets")["deleted"] is False  # failed unit: kept
     assert catalog.get("demo.warehouse.marketing.v_campaign_performance")["deleted"] is True
     assert catalog.get_run(dr.run_id).status == "failed"

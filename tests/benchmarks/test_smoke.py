@@ -31,7 +31,9 @@ def test_harness_runs_and_statements_grow_with_schemas_not_tables(tmp_path):
     assert (small["tables_fetched"], large["tables_fetched"]) == (30 + extra, 60 + extra)
     # Round trips to the source depend on the schemas, not on the tables in them.
     assert small["source_statements"] == large["source_statements"] > 0
-    assert engine[("3x10x8", "no-change (full)")]["source_statements"] == small["source_statements"]
+    # The second run of the worker process reuses its engine: the same reads without the connection setup.
+    again = engine[("3x10x8", "no-change (full)")]["source_statements"]
+    assert 0 < again < small["source_statements"]
     for shape in ("3x10x8", "3x20x8"):
         no_change = engine[(shape, "no-change (incremental)")]
         assert no_change["mode"] == "incremental" and no_change["tables_fetched"] == 0

@@ -12,7 +12,16 @@ from typing import Any
 import pytest
 
 from airflow_provider_omingest.catalog.base import Catalog, EntityWrite, RunRecord, StoredEntity
-from airflow_provider_omingest.models.entities import Column, Database, DatabaseSchema, Table
+from airflow_provider_omingest.models.entities import (
+    Column,
+    ColumnUpstream,
+    Database,
+    DatabaseSchema,
+    Table,
+    TableType,
+    TableUpstream,
+)
+from airflow_provider_omingest.models.lineage import ColumnLineage, LineageEdge
 from airflow_provider_omingest.models.fqn import build_fqn
 
 __all__ = [
@@ -21,6 +30,7 @@ __all__ = [
     "database_write",
     "fqn",
     "make_table",
+    "make_view",
     "schema_write",
     "table_write",
 ]
@@ -37,6 +47,18 @@ def make_table(name: str, columns: dict[str, str] | None = None, **fields: Any) 
         for i, (c, t) in enumerate(columns.items(), start=1)
     )
     return Table(name=name, columns=cols, **fields)
+
+
+def make_view(name: str, upstreams: dict[str, dict[str, tuple[str, ...]]], **fields: Any) -> Table:
+    """Build a view of the default database reading ``{schema.table: {view column: upstream columns}}``."""
+    ups = tuple(
+        TableUpstream(table=f"{DB}.{table}", columns=tuple(
+            ColumnUpstream(downstream_column=col, upstream_columns=names) for col, names in cols.items()))
+        for table, cols in upstreams.items()
+    )
+    columns = {col: "INT" for cols in upstreams.values() for col in cols} or None
+    return make_table(name, columns, table_type=TableType.VIEW,
+                      view_definition=f"select * from {', '.join(upstreams) or 'dual'}", upstreams=ups, **fields)
 
 
 def table_write(
@@ -357,6 +379,64 @@ class CatalogContract:
             assert [e.fqn for e in catalog.find_by_object_ids(SERVICE, ["5"])] == [fqn("s", "a")]
             assert catalog.find_by_object_ids(SERVICE, ["1"]) == []
 
+    # -- lineage -------------------------------------------------------------------------------
+
+    def _lineage_fixture(self, catalog: Catalog) -> None:
+        catalog.apply([
+            schema_write("s"),
+            table_write("s", make_table("orders", {"id": "INT", "amount": "DECIMAL"})),
+            table_write("s", "customers"),
+        ], "r1")
+        view = make_view("order_totals", {"s.orders": {"order_id": ("id",), "total": ("amount",)},
+                                          "s.customers": {}})
+        catalog.apply([table_write("s", view)], "r1")
+
+    def test_lineage_of_a_view_and_of_its_upstreams(self, catalog: Catalog) -> None:
+        self._lineage_fixture(catalog)
+
+        view = catalog.lineage(fqn("s", "order_totals"))
+        orders = catalog.lineage(fqn("s", "orders"))
+
+        assert view.fqn == fqn("s", "order_totals") and view.downstream == []
+        assert sorted(e.upstream for e in view.upstream) == [fqn("s", "customers"), fqn("s", "orders")]
+        edge = LineageEdge(upstream=fqn("s", "orders"), downstream=fqn("s", "order_totals"), columns=[
+            ColumnLineage(upstream_columns=["id"], downstream_column="order_id"),
+            ColumnLineage(upstream_columns=["amount"], downstream_column="total"),
+        ])
+        assert orders.upstream == [] and orders.downstream == [edge]
+        assert edge in view.upstream
+        assert catalog.lineage(fqn("s", "nothing")).model_dump() == {
+            "fqn": fqn("s", "nothing"), "upstream": [], "downstream": []}
+
+    def test_lineage_follows_the_views_latest_version_and_shows_in_its_history(self, catalog: Catalog) -> None:
+        self._lineage_fixture(catalog)
+
+        catalog.apply([table_write("s", make_view("order_totals", {"s.customers": {}}), "updated")], "r2")
+
+        assert catalog.lineage(fqn("s", "orders")).downstream == []
+        assert [e.upstream for e in catalog.lineage(fqn("s", "order_totals")).upstream] == [fqn("s", "customers")]
+        assert "upstreams" in catalog.history(fqn("s", "order_totals"))[-1].changes
+        assert catalog.get(fqn("s", "order_totals"))["upstreams"] == [{"table": "db.s.customers", "columns": []}]
+
+    def test_lineage_leaves_out_deleted_ends_and_downstreams_are_found(self, catalog: Catalog) -> None:
+        self._lineage_fixture(catalog)
+        # Incremental runs look the views of dropped tables up before deleting those.
+        assert [v.fqn for v in catalog.find_downstreams(SERVICE, [fqn("s", "orders"), fqn("s", "nothing")])] == [
+            fqn("s", "order_totals")]
+
+        catalog.delete([fqn("s", "orders")], "r2")
+
+        assert [e.upstream for e in catalog.lineage(fqn("s", "order_totals")).upstream] == [fqn("s", "customers")]
+        catalog.delete([fqn("s", "order_totals")], "r3")
+        assert catalog.lineage(fqn("s", "customers")).downstream == []
+        assert catalog.find_downstreams(SERVICE, [fqn("s", "customers")]) == []
+
+    def test_lineage_to_a_table_outside_the_catalog_is_left_out(self, catalog: Catalog) -> None:
+        catalog.apply([schema_write("s"), table_write("s", "customers")], "r1")
+        catalog.apply([table_write("s", make_view("v", {"s.customers": {}, "elsewhere.t": {}}))], "r1")
+
+        assert [e.upstream for e in catalog.lineage(fqn("s", "v")).upstream] == [fqn("s", "customers")]
+
     # -- runs ----------------------------------------------------------------------------------
 
     def test_record_and_update_run(self, catalog: Catalog) -> None:
@@ -376,3 +456,28 @@ class CatalogContract:
 
         assert catalog.get_run("run-1") == done
         assert catalog.get_run("run-2") is None
+
+    def test_last_successful_run_is_the_latest_success_of_the_service(self, catalog: Catalog) -> None:
+        t0 = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+        assert catalog.last_successful_run(SERVICE) is None
+        for run_id, minutes, status, service in (("r1", 0, "success", SERVICE), ("r2", 10, "success", SERVICE),
+                                                 ("r3", 20, "failed", SERVICE), ("r4", 30, "success", "other")):
+            catalog.record_run(RunRecord(run_id=run_id, service=service, mode="full", status=status,
+                                         started_at=t0 + timedelta(minutes=minutes)))
+        last = catalog.last_successful_run(SERVICE)
+        assert last is not None and last.run_id == "r2"
+
+    # -- inventory -----------------------------------------------------------------------------
+
+    def test_inventory_lists_live_schemas_and_tables(self, catalog: Catalog) -> None:
+        other = "warehouse_b"
+        catalog.apply([database_write(), schema_write("s"), schema_write("t"), table_write("s", "a"),
+                       table_write("s", "b"), database_write(other), schema_write("x", database=other),
+                       table_write("x", "c", database=other)], "r1")
+        catalog.delete([fqn("s", "b")], "r2")
+
+        inventory = catalog.inventory(SERVICE, [DB])
+
+        assert inventory[DB] == {"s": ["a"], "t": []}
+        if catalog.inventory_lists_every_database:  # a database the source no longer lists is still seen
+            assert inventory[other] == {"x": ["c"]}

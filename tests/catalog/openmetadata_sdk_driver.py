@@ -32,6 +32,10 @@ def drive(url: str, token: str, catalog_tables: list[str]) -> dict[str, Any]:
         OpenMetadataJWTClientConfig,
     )
     from metadata.generated.schema.type.tagLabel import LabelType, State, TagLabel, TagSource
+    from metadata.generated.schema.api.lineage.addLineage import AddLineageRequest
+    from metadata.generated.schema.type.entityLineage import ColumnLineage, EntitiesEdge, LineageDetails
+    from metadata.generated.schema.type.entityLineage import Source as LineageSource
+    from metadata.generated.schema.type.entityReference import EntityReference
     from metadata.ingestion.ometa.ometa_api import OpenMetadata
 
     done: list[str] = []
@@ -77,6 +81,23 @@ def drive(url: str, token: str, catalog_tables: list[str]) -> dict[str, Any]:
                                        params={"databaseSchema": schema.fullyQualifiedName.root}))
     check(sorted(t.name.root for t in listed) == ["other", "people"] and all(t.columns for t in listed),
           "list_all_entities pages (limit 1) with columns")
+    other = om.get_by_name(Table, f"{schema.fullyQualifiedName.root}.other")
+    edge = EntitiesEdge(
+        fromEntity=EntityReference(id=table.id, type="table"), toEntity=EntityReference(id=other.id, type="table"),
+        lineageDetails=LineageDetails(source=LineageSource.ViewLineage, columnsLineage=[
+            ColumnLineage(fromColumns=[f"{fqn}.id"], toColumn=f"{other.fullyQualifiedName.root}.id")]))
+    answer = om.add_lineage(AddLineageRequest(edge=edge))
+    check("error" not in answer and [e["toEntity"] for e in answer.get("downstreamEdges") or []] == [str(other.id.root)],
+          "add_lineage (PUT /lineage) and the lineage of the upstream by id")
+    lineage = om.get_lineage_by_name(Table, other.fullyQualifiedName.root, up_depth=1, down_depth=0)
+    up = lineage.get("upstreamEdges") or []
+    check(len(up) == 1 and up[0]["fromEntity"] == str(table.id.root)
+          and up[0]["lineageDetails"]["columnsLineage"][0]["toColumn"] == f"{other.fullyQualifiedName.root}.id"
+          and {n["fullyQualifiedName"] for n in lineage["nodes"]} == {fqn},
+          "get_lineage_by_name returns the edge with its column lineage and the upstream node")
+    om.delete_lineage_edge(edge)
+    check(not (om.get_lineage_by_name(Table, other.fullyQualifiedName.root) or {}).get("upstreamEdges"),
+          "delete_lineage_edge removes the edge")
     by_id = om.get_by_id(Table, table.id, fields=["tags"])
     check(by_id is not None and by_id.fullyQualifiedName.root == fqn, "get_by_id")
     patched = om.patch_description(Table, source=got, description="third", force=True, skip_on_failure=False)
@@ -113,6 +134,7 @@ def validate(path: str) -> dict[str, Any]:
     from metadata.generated.schema.api.data.createDatabaseSchema import CreateDatabaseSchemaRequest
     from metadata.generated.schema.api.data.createTable import CreateTableRequest
     from metadata.generated.schema.api.data.restoreEntity import RestoreEntity
+    from metadata.generated.schema.api.lineage.addLineage import AddLineageRequest
     from metadata.generated.schema.api.services.createDatabaseService import CreateDatabaseServiceRequest
     from metadata.generated.schema.entity.data.database import Database
     from metadata.generated.schema.entity.data.databaseSchema import DatabaseSchema
@@ -122,7 +144,8 @@ def validate(path: str) -> dict[str, Any]:
     creates = {"/api/v1/tables": CreateTableRequest, "/api/v1/databaseSchemas": CreateDatabaseSchemaRequest,
                "/api/v1/databases": CreateDatabaseRequest,
                "/api/v1/services/databaseServices": CreateDatabaseServiceRequest,
-               "/api/v1/classifications": CreateClassificationRequest, "/api/v1/tags": CreateTagRequest}
+               "/api/v1/classifications": CreateClassificationRequest, "/api/v1/tags": CreateTagRequest,
+               "/api/v1/lineage": AddLineageRequest}
     entities = {"tables": Table, "databaseSchemas": DatabaseSchema, "databases": Database}
     with open(path, encoding="utf-8") as handle:
         records = json.load(handle)

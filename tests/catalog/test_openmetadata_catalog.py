@@ -472,3 +472,37 @@ def test_hook_opens_the_openmetadata_catalog(monkeypatch: pytest.MonkeyPatch, tm
     assert (catalog.server_url, catalog.verify_ssl, catalog.service_type) == (
         "https://om.example.com:8585", False, "Snowflake")
     assert "jwt-secret" not in repr(catalog)
+
+
+def test_a_database_that_vanished_from_the_source_is_deleted_in_openmetadata(standin, tmp_path: Path) -> None:
+    """The inventory lists every database omingest wrote in the service, so the plan sees one vanish."""
+    from datetime import datetime, timedelta, timezone
+
+    from airflow_provider_omingest.config import IngestionSettings
+    from airflow_provider_omingest.engine.runner import run_ingestion
+    from airflow_provider_omingest.exceptions import DeletionRefused
+    from airflow_provider_omingest.models.run import RunRequest
+    from tests.support.changelog_source import ChangeLogSource, ChangeLogWarehouse
+    from tests.support.changelog_source import make_table as changelog_table
+
+    wh = ChangeLogWarehouse(now=datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc))
+    for db in ("keep", "gone"):
+        for i in range(5):
+            wh.put(db, "s1", changelog_table(f"t{i}"))
+    settings = IngestionSettings(service="svc", threads=2)
+    with make_catalog(standin, tmp_path) as catalog:
+        def run(n: int, **request: Any):
+            wh.tick(timedelta(hours=1))
+            return run_ingestion(lambda: ChangeLogSource(wh), catalog, settings, RunRequest(run_id=f"r{n}", **request))
+
+        assert run(1).totals["created"] == 10
+        wh.drop_database("gone")
+        with pytest.raises(DeletionRefused, match=r"5 of 10 tables in scope"):
+            run(2)
+        assert not catalog.get("svc.gone.s1.t0")["deleted"]
+        done = run(3, confirm_delete=True)
+        assert done.status == "success" and done.totals["deleted"] == 5
+        assert catalog.get("svc.gone.s1.t0")["deleted"] and catalog.get("svc.gone")["deleted"]
+        assert not catalog.get("svc.keep.s1.t0")["deleted"]
+        # The watermark of the next run is the last successful one, from the run store.
+        assert catalog.last_successful_run("svc").run_id == "r3"

@@ -117,7 +117,7 @@ def test_every_body_sent_in_a_lifecycle_validates_against_the_sdk_models(sdk: Pa
     for needed in [("PUT", "/api/v1/tables"), ("PATCH", "/api/v1/tables"), ("PUT", "/api/v1/tables/restore"),
                    ("PUT", "/api/v1/databaseSchemas"), ("PUT", "/api/v1/databases"),
                    ("PUT", "/api/v1/services/databaseServices"), ("PUT", "/api/v1/classifications"),
-                   ("PUT", "/api/v1/tags")]:
+                   ("PUT", "/api/v1/tags"), ("PUT", "/api/v1/lineage")]:
         assert kinds[needed], f"the lifecycle sent no {needed}: {kinds}"
     bodies = tmp_path / "bodies.json"
     bodies.write_text(json.dumps(records))

@@ -395,3 +395,53 @@ def _tag(standin: OpenMetadataStandIn, tag: str, description: str = "made in the
                        ("tags", {"name": name, "classification": classification, "description": description})):
         response = httpx.put(f"{standin.url}/api/v1/{path}", json=body, headers=headers)
         assert response.status_code in (200, 201), response.text
+
+
+# -- view lineage -------------------------------------------------------------------------------
+
+
+def test_view_lineage_reaches_openmetadata_once_and_follows_the_view(standin: OpenMetadataStandIn,
+                                                                     tmp_path: Path) -> None:
+    from .catalog_contract import make_view
+
+    catalog = catalog_for(standin, tmp_path)
+    catalog.apply([schema_write("s"), table_write("s", make_table("orders", {"id": "INT", "amount": "DECIMAL"})),
+                   table_write("s", "customers")], "r1")
+    view = make_view("totals", {"s.orders": {"id": ("id",), "total": ("amount",)}, "s.customers": {},
+                                "s.missing": {}})
+    catalog.apply([table_write("s", view)], "r1")
+
+    orders, totals = om_table(standin, "s", "orders"), om_table(standin, "s", "totals")
+    details = standin.lineage[(orders["id"], totals["id"])]
+    assert details["source"] == "ViewLineage"
+    assert details["columnsLineage"] == [
+        {"fromColumns": ["svc.db.s.orders.id"], "toColumn": "svc.db.s.totals.id"},
+        {"fromColumns": ["svc.db.s.orders.amount"], "toColumn": "svc.db.s.totals.total"},
+    ]
+    assert len(standin.lineage) == 2  # s.missing is not in OpenMetadata: no edge
+    assert standin.count("PUT", "/api/v1/lineage") == 2
+
+    standin.reset_log()
+    catalog.apply([table_write("s", view)], "r2")  # unchanged: nothing is sent
+    assert standin.count("PUT", "/api/v1/lineage") == 0
+
+    # Someone adds an edge by hand; the view stops reading orders.
+    customers_id = om_table(standin, "s", "customers")["id"]
+    standin.lineage[(customers_id, totals["id"])]["source"] = "Manual"
+    catalog.apply([table_write("s", make_view("totals", {"s.customers": {}}), "updated")], "r3")
+    assert (orders["id"], totals["id"]) not in standin.lineage
+    assert (customers_id, totals["id"]) in standin.lineage
+    assert [e.upstream for e in catalog.lineage(fqn("s", "totals")).upstream] == [fqn("s", "customers")]
+
+
+def test_column_lineage_the_server_refuses_is_dropped_not_the_edge(standin: OpenMetadataStandIn,
+                                                                   tmp_path: Path) -> None:
+    from .catalog_contract import make_view
+
+    catalog = catalog_for(standin, tmp_path)
+    catalog.apply([schema_write("s"), table_write("s", "orders")], "r1")
+    catalog.apply([table_write("s", make_view("v", {"s.orders": {"id": ("no_such_column",)}}))], "r1")
+
+    orders, view = om_table(standin, "s", "orders"), om_table(standin, "s", "v")
+    assert standin.lineage[(orders["id"], view["id"])].get("columnsLineage") is None
+    assert standin.count("PUT", "/api/v1/lineage", status=400) == 1

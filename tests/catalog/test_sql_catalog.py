@@ -19,7 +19,16 @@ from airflow_provider_omingest.catalog.diff import diff_bodies
 from airflow_provider_omingest.catalog.sql_catalog import SqlCatalog
 from airflow_provider_omingest.exceptions import CatalogError
 
-from .catalog_contract import DB, SERVICE, CatalogContract, fqn, make_table, schema_write, table_write
+from .catalog_contract import (
+    DB,
+    SERVICE,
+    CatalogContract,
+    fqn,
+    make_table,
+    make_view,
+    schema_write,
+    table_write,
+)
 
 BATCH = 5_000
 BATCH_SECONDS = 10.0
@@ -275,12 +284,41 @@ class SqlCatalogTests(CatalogContract):
         upgraded.close()
 
 
+    def test_a_catalog_of_an_older_version_gains_the_lineage_table(self, url: str) -> None:
+        old = SqlCatalog(url)
+        old.apply([table_write("s", "t")], "r1")
+        with old.engine.begin() as conn:
+            conn.execute(sa.text(f"DROP TABLE {old.tables.lineage.name}"))
+        old.close()
+
+        upgraded = SqlCatalog(url)
+        upgraded.apply([table_write("s", make_view("v", {"s.t": {"id": ("id",)}}))], "r2")
+
+        assert [e.upstream for e in upgraded.lineage(fqn("s", "v")).upstream] == [fqn("s", "t")]
+        assert upgraded.get(fqn("s", "t"))["version"] == 1
+        upgraded.close()
+
+    def test_hard_delete_removes_the_views_edges(self, catalog: SqlCatalog) -> None:
+        catalog.apply([table_write("s", "t"), table_write("s", make_view("v", {"s.t": {}}))], "r1")
+        catalog.delete([fqn("s", "v")], "r2", hard=True)
+        assert count_rows(catalog, catalog.tables.lineage) == 0
+
+
 class TestSqliteCatalog(SqlCatalogTests):
     """The SQL catalog on a SQLite file."""
 
     @pytest.fixture
     def url(self, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'nested' / 'catalog.db'}"
+
+    def test_downstreams_are_an_index_read(self, catalog: SqlCatalog) -> None:
+        catalog.apply([table_write("s", "t"), table_write("s", make_view("v", {"s.t": {}}))], "r1")
+        lin = catalog.tables.lineage
+        query = sa.select(lin.c.downstream_id).where(lin.c.upstream == fqn("s", "t"))
+        with catalog.engine.connect() as conn:
+            plan = " ".join(str(r) for r in conn.execute(sa.text("EXPLAIN QUERY PLAN " + str(
+                query.compile(conn, compile_kwargs={"literal_binds": True})))))
+        assert f"USING INDEX {catalog.table_prefix}lineage_upstream" in plan or "COVERING INDEX" in plan, plan
 
     def test_sqlite_uses_wal_and_a_long_busy_timeout(self, catalog: SqlCatalog) -> None:
         with catalog.engine.connect() as conn:

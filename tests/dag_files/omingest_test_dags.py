@@ -9,7 +9,7 @@ from datetime import timedelta
 from airflow_provider_omingest import build_ingestion_dag
 
 for _name, _conn in [("changes", "wh"), ("faulty", "faulty_wh"), ("threshold", "wh"), ("dry_run", "wh"),
-                     ("incremental", "wh"), ("failed_incremental", "faulty_wh")]:
+                     ("incremental", "wh"), ("failed_incremental", "faulty_wh"), ("assets", "wh")]:
     globals()[f"dag_{_name}"] = build_ingestion_dag(
         f"omingest_test_{_name}", source_conn_id=_conn, catalog_conn_id="cat", service="demo",
         threads=2, tables_per_unit=10, min_tables_per_unit=1, retries=0,

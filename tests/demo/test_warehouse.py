@@ -146,3 +146,30 @@ def test_mutate_twice_or_missing_file_fails_clearly(warehouse: Path, tmp_path: P
         mutate_demo_warehouse(warehouse)
     with pytest.raises(FileNotFoundError, match="build_demo_warehouse"):
         mutate_demo_warehouse(tmp_path / "absent.duckdb")
+
+
+def test_views_carry_their_upstreams(warehouse: Path) -> None:
+    tables = read_all(warehouse)
+    lineage = {
+        key: {u.table: {c.downstream_column: c.upstream_columns for c in u.columns} for u in t.upstreams}
+        for key, t in tables.items() if t.table_type is TableType.VIEW
+    }
+    assert lineage == {
+        "sales.v_customer_orders": {
+            "warehouse.sales.customers": {"customer_id": ("customer_id",), "email": ("email",)},
+            "warehouse.sales.orders": {"orders": ("order_id",), "revenue": ("total_amount",)},
+        },
+        "sales.v_daily_revenue": {"warehouse.sales.orders": {"day": ("order_ts",), "revenue": ("total_amount",)}},
+        "marketing.v_campaign_performance": {
+            "warehouse.marketing.campaigns": {"campaign_id": ("campaign_id",), "name": ("name",)},
+            "warehouse.marketing.ad_groups": {},
+            "warehouse.marketing.ads": {},
+            "warehouse.marketing.impressions": {"impressions": ("impression_id",)},
+        },
+        "finance.v_trial_balance": {
+            "warehouse.finance.journal_lines": {"debit": ("debit",), "credit": ("credit",)},
+            "warehouse.finance.accounts": {"code": ("code",)},
+        },
+    }
+    assert all(t.lineage_unparsed is None for t in tables.values())
+    assert all(t.upstreams == () for t in tables.values() if t.table_type is not TableType.VIEW)

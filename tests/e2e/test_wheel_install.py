@@ -80,6 +80,12 @@ def test_the_wheel_installs_beside_airflow_33_into_a_fresh_virtualenv(wheel, tmp
     assert "'unit.extract'" in out and "'summary'" in out, out
     plugins = _run(venv / "bin" / "airflow", "plugins", "-o", "json", env=env)
     assert "airflow_provider_omingest.plugins.pool_check" in plugins, plugins
+    assert "/omingest/runs/{DAG_ID}/{RUN_ID}" in plugins, plugins  # the UI pages' views
+    pages = _run(python, "-c", "from airflow_provider_omingest.plugins import OmingestPlugin as P; "
+                 "app = P.fastapi_apps[0]['app'].load(); "
+                 "from airflow_provider_omingest.plugins.ui.app import _TEMPLATES; "
+                 "print(sorted(_TEMPLATES.list_templates()))", env=env)
+    assert "'run.html'" in pages and "'entity.html'" in pages, pages  # templates are in the wheel
 
 
 def _json_tail(text: str) -> list[dict]:

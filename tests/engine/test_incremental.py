@@ -186,3 +186,56 @@ def test_source_default_margin_applies_unless_overridden(wh, tmp_path):
     per_run = run_ingestion(lambda: LaggingLogSource(wh), catalog, override,
                             RunRequest(run_id="r", safety_margin=2 * H))
     assert per_run.since == third.source_clock - 2 * H
+
+
+def test_views_of_a_renamed_or_dropped_table_are_fetched_again(wh, tmp_path):
+    from airflow_provider_omingest.models.entities import TableType, TableUpstream
+
+    def view(name, *reads):
+        return make_table(name).model_copy(update={
+            "table_type": TableType.VIEW, "view_definition": f"select * from {', '.join(reads)}",
+            "upstreams": tuple(TableUpstream(table=f"db.{r}") for r in reads)})
+
+    wh.put("db", "a", view("v_renamed", "b.t3"))
+    wh.put("db", "a", view("v_dropped", "b.t4", "b.t5"))
+    wh.put("db", "c", view("v_other", "b.t6"))
+    wh.log.clear()
+    catalog = SqlCatalog(f"sqlite:///{tmp_path / 'lineage.db'}")
+    ing = Ingestion(wh, catalog)
+    ing.run()
+    assert [e.downstream for e in catalog.lineage("svc.db.b.t3").downstream] == ["svc.db.a.v_renamed"]
+
+    wh.tick(H)
+    # A rename the change log reports as the old name gone and the new one created.
+    wh.drop("db", "b", "t3")
+    wh.put("db", "b", make_table("t3_new"))
+    # Like PostgreSQL, the view follows the renamed table without a DDL of its own (no log entry).
+    wh.schemas[("db", "a")]["v_renamed"] = view("v_renamed", "b.t3_new")
+    wh.drop("db", "b", "t4")
+    wh.tick(H)
+    second = ing.run()
+
+    assert second.mode == "incremental"
+    # t3_new, and the two views of the dropped and renamed tables; v_other is left alone.
+    assert second.tables_fetched == 3
+    assert any("2 view(s) read a dropped or renamed table" in n for n in second.notes)
+    assert [e.upstream for e in catalog.lineage("svc.db.a.v_renamed").upstream] == ["svc.db.b.t3_new"]
+    assert "upstreams" in catalog.history("svc.db.a.v_renamed")[-1].changes
+    assert [e.upstream for e in catalog.lineage("svc.db.a.v_dropped").upstream] == ["svc.db.b.t5"]
+    assert [e.downstream for e in catalog.lineage("svc.db.b.t6").downstream] == ["svc.db.c.v_other"]
+
+
+def test_a_view_whose_sql_did_not_parse_is_kept_and_counted(wh, tmp_path):
+    from airflow_provider_omingest.models.entities import TableType
+
+    broken = make_table("v_broken").model_copy(update={
+        "table_type": TableType.VIEW, "view_definition": "select ((", "lineage_unparsed": "Expecting )"})
+    wh.put("db", "a", broken)
+    catalog = SqlCatalog(f"sqlite:///{tmp_path / 'unparsed.db'}")
+    summary = Ingestion(wh, catalog).run()
+
+    assert summary.totals["lineage_unparsed"] == 1 and summary.schemas["a"]["lineage_unparsed"] == 1
+    assert "lineage_unparsed: 1 view(s) kept without lineage" in summary.table()
+    stored = catalog.get("svc.db.a.v_broken")
+    assert stored["view_definition"] == "select ((" and len(stored["columns"]) == 3
+    assert stored["lineage_unparsed"] == "Expecting )"

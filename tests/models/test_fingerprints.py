@@ -6,11 +6,14 @@ import pytest
 
 from airflow_provider_omingest.models.entities import (
     Column,
+    ColumnUpstream,
     ConstraintType,
     DatabaseSchema,
     Table,
     TableConstraint,
     TableType,
+    TableUpstream,
+    fingerprint_of,
 )
 
 BASE_COLUMN = Column(
@@ -67,6 +70,8 @@ TABLE_CHANGES = {
     "cluster_columns": ("id",),
     "tags": ("pii",),
     "properties": {"diststyle": "KEY"},
+    "upstreams": (TableUpstream(table="db.sch.customers"),),
+    "lineage_unparsed": "Invalid expression / Unexpected token",
 }
 COLUMN_CHANGES = {
     "name": "id2",
@@ -90,6 +95,21 @@ CONSTRAINT_CHANGES = {
     "referred_table": "db.sch.customers",
     "referred_columns": ("id",),
 }
+
+
+def test_fields_added_later_leave_existing_fingerprints_alone():
+    # A fingerprint stored before views carried lineage stays the same while the view has none.
+    table = _table()
+    legacy = table.model_dump_json(exclude={"row_count", "last_altered", "source_digest", "object_id",
+                                            "upstreams", "lineage_unparsed"})
+    assert table.fingerprint() == fingerprint_of(legacy)
+
+
+def test_upstream_order_does_not_matter():
+    a, b = TableUpstream(table="db.s.a"), TableUpstream(table="db.s.b")
+    assert _table(upstreams=(a, b)).fingerprint() == _table(upstreams=(b, a)).fingerprint()
+    with_columns = TableUpstream(table="db.s.a", columns=(ColumnUpstream(downstream_column="x", upstream_columns=("y",)),))
+    assert _table(upstreams=(with_columns,)).fingerprint() != _table(upstreams=(a,)).fingerprint()
 
 
 def test_every_field_is_covered():

@@ -28,6 +28,17 @@ classifications and tags (``resources/EntityResource.java`` and each ``*Resource
 - ``PUT /{collection}/restore`` ``{"id": …}`` (``EntityResource.restoreEntity``,
   ``EntityRepository.restoreEntity``: restores the entity and its soft-deleted children).
 - ``GET /system/version`` (``resources/system/SystemResource.getCatalogVersion``).
+- Lineage between tables (``resources/lineage/LineageResource.java``, ``jdbi3/LineageRepository.java``):
+  ``PUT /lineage`` with an ``AddLineageRequest`` (``api/lineage/addLineage.json``: ``edge`` with
+  ``fromEntity``/``toEntity`` references, optional ``lineageDetails``); both ends are looked up by
+  id with NON_DELETED (404); every ``columnsLineage`` column must be a column of its end
+  (``validateLineageDetails`` → ``ColumnUtil.validateColumnFQN``: 400 "Invalid column name");
+  the edge is an upsert of the UPSTREAM relationship (a second PUT replaces its details).
+  ``GET /lineage/{entity}/name/{fqn}`` and ``/{entity}/{id}`` (``upstreamDepth``,
+  ``downstreamDepth``, 0–3; the entity with NON_DELETED: 404) answer ``EntityLineage``
+  (``entity``, ``nodes``, ``upstreamEdges``, ``downstreamEdges``: ``fromEntity``/``toEntity`` ids
+  and ``lineageDetails``). ``DELETE /lineage/{fromEntity}/{fromId}/{toEntity}/{toId}`` (404 "Lineage
+  edge not found"). A hard delete removes the entity's edges (its relationships).
 - ``GET /metadata/types/name/{name}``, ``PUT /metadata/types/{id}`` (custom properties,
   ``resources/types/TypeResource``).
 
@@ -228,6 +239,8 @@ class OpenMetadataStandIn:
         self._by_id: dict[str, tuple[str, str]] = {}
         self._parent: dict[str, str | None] = {}
         self._faults: list[_Fault] = []
+        #: (from id, to id) -> lineageDetails of each UPSTREAM relationship.
+        self.lineage: dict[tuple[str, str], dict[str, Any]] = {}
         self._before: Any = None
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
@@ -366,6 +379,8 @@ class OpenMetadataStandIn:
             return 200, {"version": self.version, "revision": "stand-in", "timestamp": 0}, {}
         if rest.startswith("metadata/types/"):
             return self._types(method, rest[len("metadata/types/"):], payload)
+        if rest == "lineage" or rest.startswith("lineage/"):
+            return self._lineage(method, rest[len("lineage/"):] if "/" in rest else "", query, payload, caller)
         kind, tail = self._kind_of(rest)
         if tail == "":
             if method == "PUT":
@@ -689,6 +704,9 @@ class OpenMetadataStandIn:
             self._delete(KINDS[_CHILD[kind.name]], child, {"hardDelete": query.get("hardDelete", "false"),
                                                           "recursive": "true"})
         if hard:
+            # EntityRepository.cleanup deletes every relationship of the entity, lineage included.
+            for edge in [e for e in self.lineage if entity["id"] in e]:
+                del self.lineage[edge]
             del self.entities[kind.name][entity["fullyQualifiedName"]]
             self._by_id.pop(entity["id"], None)
             self.versions.pop(entity["id"], None)
@@ -757,6 +775,106 @@ class OpenMetadataStandIn:
     def _property_types(self, kind: str) -> dict[str, str]:
         return {p["name"]: p["propertyType"].get("name", "string") for p in self.custom_properties.get(kind, [])}
 
+    # -- lineage ----------------------------------------------------------------------------
+
+    def _lineage(self, method: str, rest: str, query: dict[str, str], payload: Any,
+                 caller: _Caller) -> tuple[int, Any, dict[str, str]]:
+        parts = rest.split("/") if rest else []
+        if method == "PUT" and not parts:
+            return 200, self._add_lineage(payload, caller), {}
+        if method == "DELETE" and len(parts) == 4:
+            from_entity = self._lineage_end(parts[0], parts[1])
+            to_entity = self._lineage_end(parts[2], parts[3])
+            if self.lineage.pop((from_entity["id"], to_entity["id"]), None) is None:
+                raise ApiError(404, "Lineage edge not found")
+            return 200, None, {}
+        if method == "GET" and len(parts) >= 2:
+            if parts[1] == "name" and len(parts) >= 3:
+                kind = self._lineage_kind(parts[0])
+                entity = self._find_fqn(kind, unquote("/".join(parts[2:])), "non-deleted")
+            elif len(parts) == 2:
+                entity = self._lineage_end(parts[0], parts[1])
+            else:
+                raise ApiError(404, f"No endpoint {method} /api/v1/lineage/{rest}")
+            return 200, self._entity_lineage(parts[0], entity, query), {}
+        raise ApiError(405, f"No endpoint {method} /api/v1/lineage/{rest}")
+
+    def _lineage_kind(self, entity_type: str) -> Kind:
+        if entity_type != "table":
+            raise ApiError(400, f"Entity type {entity_type} is not served by this stand-in's lineage")
+        return KINDS["table"]
+
+    def _lineage_end(self, entity_type: str, entity_id: str) -> dict[str, Any]:
+        # Entity.getEntityReferenceById(type, id, Include.NON_DELETED).
+        return self._find_id(self._lineage_kind(entity_type), entity_id, "non-deleted")
+
+    def _add_lineage(self, payload: Any, caller: _Caller) -> None:
+        # api/lineage/addLineage.json: {"edge": entitiesEdge} (required; additionalProperties false);
+        # type/entityLineage.json#/definitions/entitiesEdge: fromEntity and toEntity required.
+        if not isinstance(payload, dict) or not isinstance(payload.get("edge"), dict):
+            raise ApiError(400, "[edge] must not be null")
+        unknown = sorted(set(payload) - {"edge", "description"})
+        if unknown:
+            raise ApiError(400, f"Unrecognized field(s) {unknown} in AddLineage")
+        edge = payload["edge"]
+        ends = []
+        for key in ("fromEntity", "toEntity"):
+            ref = edge.get(key)
+            if not isinstance(ref, dict) or not ref.get("id") or not ref.get("type"):
+                raise ApiError(400, f"[edge.{key}] must have an id and a type")
+            ends.append(self._lineage_end(ref["type"], ref["id"]))
+        source, target = ends
+        details = copy.deepcopy(edge.get("lineageDetails") or {})
+        for column_lineage in details.get("columnsLineage") or ():
+            for name in column_lineage.get("fromColumns") or ():
+                _check_lineage_column(source, name)
+            _check_lineage_column(target, column_lineage.get("toColumn"))
+        now = _now()
+        details.update(createdAt=now, createdBy=caller.name, updatedAt=now, updatedBy=caller.name)
+        details.setdefault("source", "Manual")  # entityLineage.json: source defaults to Manual
+        self.lineage[(source["id"], target["id"])] = details
+
+    def _entity_lineage(self, entity_type: str, entity: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
+        depths = []
+        for name in ("upstreamDepth", "downstreamDepth"):
+            try:
+                depth = int(query.get(name, "1"))
+            except ValueError:
+                raise ApiError(400, f"query param {name} must be a number") from None
+            if not 0 <= depth <= 3:
+                raise ApiError(400, f"query param {name} must be between 0 and 3")
+            depths.append(depth)
+        nodes: dict[str, dict[str, Any]] = {}
+        upstream = self._walk(entity["id"], depths[0], 0, nodes)
+        downstream = self._walk(entity["id"], depths[1], 1, nodes)
+        nodes.pop(entity["id"], None)
+        return {"entity": _ref(entity_type, entity), "nodes": list(nodes.values()),
+                "upstreamEdges": upstream, "downstreamEdges": downstream}
+
+    def _walk(self, start: str, depth: int, side: int, nodes: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+        """Edges ``depth`` hops up (side 0) or down (side 1); ends that are soft-deleted are left out."""
+        edges: list[dict[str, Any]] = []
+        frontier = {start}
+        for _ in range(depth):
+            following: set[str] = set()
+            for (from_id, to_id), details in sorted(self.lineage.items()):
+                here, there = (to_id, from_id) if side == 0 else (from_id, to_id)
+                if here not in frontier:
+                    continue
+                other = self._live_table(there)
+                if other is None:
+                    continue
+                nodes[there] = _ref("table", other)
+                edges.append({"fromEntity": from_id, "toEntity": to_id, "lineageDetails": copy.deepcopy(details)})
+                following.add(there)
+            frontier = following
+        return edges
+
+    def _live_table(self, entity_id: str) -> dict[str, Any] | None:
+        found = self._by_id.get(entity_id)
+        entity = self.entities["table"].get(found[1]) if found and found[0] == "table" else None
+        return None if entity is None or entity.get("deleted") else entity
+
     def _tag_lookup(self, fqn: str) -> dict[str, Any] | None:
         tag = self.entities["tag"].get(fqn)
         return None if tag is None or tag.get("deleted") else tag
@@ -810,6 +928,20 @@ def _validate_etag(if_match: str, entity: dict[str, Any]) -> None:
             return
     raise ApiError(412, f"The entity has been modified. Current ETag: {_etag(entity)}. "
                         "Please refresh and retry with the latest version.")
+
+
+def _check_lineage_column(table: dict[str, Any], column_fqn: Any) -> None:
+    """ColumnUtil.validateColumnFQN: the column FQN must be one of the table's columns (nested too)."""
+    def names(columns: list[dict[str, Any]]) -> set[str]:
+        out: set[str] = set()
+        for column in columns:
+            out.add(column["fullyQualifiedName"])
+            out |= names(column.get("children") or [])
+        return out
+
+    if not isinstance(column_fqn, str) or column_fqn not in names(column_fqns(table.get("columns") or [],
+                                                                              table["fullyQualifiedName"])):
+        raise ApiError(400, f"Invalid column name {column_fqn}")
 
 
 def _ref(kind: str, entity: dict[str, Any]) -> dict[str, Any]:

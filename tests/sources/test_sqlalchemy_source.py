@@ -14,11 +14,13 @@ from airflow_provider_omingest.config import FilterPattern, Filters
 from airflow_provider_omingest.exceptions import IncrementalUnsupported, MissingDependency, SourceError
 from airflow_provider_omingest.models.entities import (
     Column,
+    ColumnUpstream,
     ConstraintType,
     DatabaseSchema,
     Table,
     TableConstraint,
     TableType,
+    TableUpstream,
 )
 from airflow_provider_omingest.models.units import SchemaSnapshot, TableSlice, WorkUnit
 from airflow_provider_omingest.sources.sql.source import SqlAlchemySource
@@ -226,6 +228,7 @@ def pg_expected(db: str) -> dict[str, Table]:
             ),
             view_definition="SELECT orders.id,\n    orders.amount\n   FROM sales.orders\n"
             "  WHERE (orders.amount > (100)::numeric);",
+            upstreams=(TableUpstream(table=f"{db}.sales.orders"),),
         ),
         "sales.order_totals": Table(
             name="order_totals",
@@ -236,6 +239,7 @@ def pg_expected(db: str) -> dict[str, Table]:
                 "SELECT orders.customer_id,\n    sum(orders.amount) AS total\n"
                 "   FROM sales.orders\n  GROUP BY orders.customer_id;"
             ),
+            upstreams=(TableUpstream(table=f"{db}.sales.orders"),),
         ),
         "sales.events": Table(
             name="events",
@@ -295,7 +299,7 @@ class TestPostgres:
             assert abs(now - datetime.now(timezone.utc)) < timedelta(minutes=5)
             assert source.list_databases() == [db]
             assert source.list_schemas(db) == ["finance", "public", "sales"]
-            assert source.engine.pool.size() == 1
+            assert source.engine.pool.checkedin() + source.engine.pool.checkedout() == 1  # one connection opened
             # public also holds the two views of the pg_stat_statements extension.
             assert source.count_tables(db, ["sales", "finance", "public", "absent"]) == {
                 "sales": 5,
@@ -576,6 +580,10 @@ class TestSqlite:
                     col("amount", "DECIMAL", "decimal(8,3)", 2, precision=8, scale=3),
                 ),
                 view_definition="CREATE VIEW big_orders as select id, amount from orders where amount > 100",
+                upstreams=(TableUpstream(table="shop.main.orders", columns=(
+                    ColumnUpstream(downstream_column="id", upstream_columns=("id",)),
+                    ColumnUpstream(downstream_column="amount", upstream_columns=("amount",)),
+                )),),
             ),
         )
 
@@ -747,6 +755,10 @@ class TestDuckDB:
                 view_definition=(
                     "CREATE VIEW shop.big_orders AS SELECT id, amount FROM shop.orders WHERE (amount > 100);"
                 ),
+                upstreams=(TableUpstream(table="lake.shop.orders", columns=(
+                    ColumnUpstream(downstream_column="id", upstream_columns=("id",)),
+                    ColumnUpstream(downstream_column="amount", upstream_columns=("amount",)),
+                )),),
             ),
         )
         assert [t.name for t in snaps["crm"].tables] == ["contacts"]

@@ -15,20 +15,30 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 import httpx
 
-from airflow_provider_omingest.catalog.base import Catalog, EntityWrite, HistoryEntry, RunRecord, StoredEntity
+from airflow_provider_omingest.catalog.base import (
+    Catalog,
+    EntityWrite,
+    HistoryEntry,
+    Inventory,
+    RunRecord,
+    StoredEntity,
+    TableLineage,
+)
 from airflow_provider_omingest.catalog.diff import diff_bodies
 from airflow_provider_omingest.catalog.openmetadata.client import OpenMetadataClient
+from airflow_provider_omingest.catalog.openmetadata.lineage import downstream_views, read_lineage
 from airflow_provider_omingest.catalog.openmetadata.mapping import database_body, schema_body, table_body
 from airflow_provider_omingest.catalog.openmetadata.names import UnrepresentableName, om_fqn
 from airflow_provider_omingest.catalog.openmetadata.run_store import RunStore
 from airflow_provider_omingest.catalog.openmetadata.state import (
     PATHS,
+    SCOPE_FIELDS,
     EntityState,
     StateCache,
     path_of_name,
@@ -84,6 +94,8 @@ class OpenMetadataCatalog(Catalog):
         :meth:`apply` before the state is read again.
     :param transport: httpx transport (tests).
     """
+
+    inventory_lists_every_database = True
 
     def __init__(
         self,
@@ -174,6 +186,31 @@ class OpenMetadataCatalog(Catalog):
                                           name=name, fingerprint=state.fingerprint or "", deleted=state.deleted)
         return scope
 
+    def inventory(self, service: str, databases: Sequence[str]) -> Inventory:
+        """Return the live databases omingest wrote in ``service``, their live schemas and table names.
+
+        One paged list of the service's databases (``GET /v1/databases?service=``), then for each
+        database one list of its schemas and one list per schema of its tables. Only databases
+        and schemas with a ``sourceHash`` count (written by omingest): what another ingestion or
+        a person put in the service is never taken for something that vanished.
+
+        :param databases: the databases the source listed (every database of the service is returned).
+        """
+        if not _holdable(service):
+            return {}
+        listed = self._states.list(PATHS["database"], {"service": om_fqn(service), "fields": SCOPE_FIELDS},
+                                   f"list the databases of service {service}")
+        names = sorted(e["name"] for e in listed if e.get("sourceHash") and not e.get("deleted"))
+        inventory: Inventory = {}
+        for database in names:
+            schemas = self.list_schemas(service, database)
+            tables: dict[str, list[str]] = {schema: [] for schema in schemas}
+            for entity in self.read_scope(service, database, schemas).values():
+                if entity.kind == "table" and not entity.deleted and entity.schema_name in tables:
+                    tables[entity.schema_name].append(entity.name)
+            inventory[database] = {schema: sorted(names) for schema, names in tables.items()}
+        return inventory
+
     def list_schemas(self, service: str, database: str) -> list[str]:
         """Return the names of the live schemas of ``database`` written by omingest, sorted.
 
@@ -237,6 +274,23 @@ class OpenMetadataCatalog(Catalog):
             ))
             previous, previous_deleted = body, deleted
         return entries
+
+    def lineage(self, fqn: str) -> TableLineage:
+        """Return the edges into and out of a table from OpenMetadata's lineage API, in one read.
+
+        :param fqn: Fully qualified name of a table or view.
+        """
+        _kind(fqn)
+        return read_lineage(self.client, fqn)
+
+    def find_downstreams(self, service: str, fqns: Collection[str]) -> list[StoredEntity]:
+        """Return the live tables of ``service`` that read one of ``fqns``: one lineage read per table.
+
+        :param service: Service name.
+        :param fqns: Fully qualified names of upstream tables.
+        """
+        tables = sorted({f for f in fqns if _kind(f)[0] == "table" and split_fqn(f)[0] == service})
+        return [v for v in downstream_views(self.client, tables, self._writer._map) if split_fqn(v.fqn)[0] == service]
 
     # -- writes -----------------------------------------------------------------------------
 
@@ -328,6 +382,13 @@ class OpenMetadataCatalog(Catalog):
         :param run: The run.
         """
         self._runs.record_run(run)
+
+    def last_successful_run(self, service: str) -> RunRecord | None:
+        """Return the latest successful run of ``service`` from the side store, or None (the watermark of ``omingest run``).
+
+        :param service: Service name.
+        """
+        return self._runs.last_successful_run(service)
 
     def get_run(self, run_id: str) -> RunRecord | None:
         """Return a run record from the side store, or None.

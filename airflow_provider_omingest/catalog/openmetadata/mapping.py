@@ -22,7 +22,8 @@ Columns: ``data_type`` → ``dataType``, ``data_type_display`` → ``dataTypeDis
 ``scale``, ``nullable`` → ``constraint`` (``NULL``/``NOT_NULL``), ``description``,
 ``ordinal_position`` → ``ordinalPosition``, ``tags``, ``children``.
 
-OpenMetadata has no field for the rest (``properties``, ``row_count``, ``last_altered``, a
+OpenMetadata has no field for the rest (``properties``, ``row_count``, ``last_altered``, a view's
+``upstreams`` as extracted (its edges go to the lineage API too) and ``lineage_unparsed``, a
 column's ``default``, a constraint's ``name``), and its server requires two values the source
 may not know (``arrayDataType`` of an ``ARRAY``, ``dataLength`` of ``CHAR``-like types). Those,
 and only those, travel in one string custom property of the table (the *extras*, see
@@ -65,7 +66,7 @@ _UNKNOWN_TYPE = "UNKNOWN"
 #: Version of the extras' JSON layout.
 EXTRAS_LAYOUT = 2
 #: Table fields OpenMetadata has no place for.
-_TABLE_EXTRA_FIELDS = ("properties", "row_count", "last_altered")
+_TABLE_EXTRA_FIELDS = ("properties", "row_count", "last_altered", "upstreams", "lineage_unparsed")
 
 
 def tag_labels(tags: list[str] | tuple[str, ...]) -> list[dict[str, str]]:

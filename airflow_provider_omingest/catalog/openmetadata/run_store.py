@@ -114,6 +114,13 @@ class RunStore:
         data["ended_at"] = as_utc(data["ended_at"])
         return RunRecord(**data)
 
+    def last_successful_run(self, service: str) -> RunRecord | None:
+        query = (sa.select(self.run.c.run_id).where(self.run.c.service == service, self.run.c.status == "success")
+                 .order_by(self.run.c.started_at.desc()).limit(1))
+        with self._begin(f"find the last successful run of {service}") as conn:
+            run_id = conn.execute(query).scalar()
+        return None if run_id is None else self.get_run(run_id)
+
     def add_journal(self, rows: list[dict[str, Any]]) -> None:
         if not rows:
             return

@@ -12,7 +12,8 @@ One batch (:meth:`Writer.apply`) goes:
    restored (``PUT /{entity}/restore``); an existing one is read (``GET …/{id}?fields=…``) and
    sent a JSON Patch limited to our fields (:mod:`.merge`), with ``If-Match: W/"<version>"``
    (``util/EntityETag``: the weak validator), re-read and retried on 412;
-5. foreign keys whose target table does not exist yet (the server refuses them:
+5. (after 4) the lineage edges of the views written (:mod:`.lineage`);
+6. foreign keys whose target table does not exist yet (the server refuses them:
    ``TableRepository.validateTableConstraints``, "Table not found") are left out of the first
    write and added by a second PATCH once the batch's tables exist. A foreign key whose target is
    still missing stays out, and the table's ``sourceHash`` then records what OpenMetadata holds,
@@ -34,6 +35,7 @@ from typing import Any, TypeVar
 
 from airflow_provider_omingest.catalog.base import EntityWrite
 from airflow_provider_omingest.catalog.openmetadata.client import JSON_PATCH, OpenMetadataClient
+from airflow_provider_omingest.catalog.openmetadata.lineage import LineageWriter
 from airflow_provider_omingest.catalog.openmetadata.mapping import (
     constraint_key,
     database_request,
@@ -130,14 +132,16 @@ class Writer:
         self._tags: set[str] = set()
         self._classifications: set[str] = set()
         self._extras_ready = False
+        self._lineage = LineageWriter(client, states, self._map)
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_lock": None, "_services": set(), "_tags": set(), "_classifications": set(),
-                "_extras_ready": False}
+                "_extras_ready": False, "_lineage": None}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
+        self._lineage = LineageWriter(self.client, self.states, self._map)
 
     # -- the batch --------------------------------------------------------------------------
 
@@ -166,7 +170,10 @@ class Writer:
                 jobs = _container_jobs(kind, accepted)
                 for rows in self._map(lambda job, kind=kind: self._write_container(kind, *job, run_id), jobs, errors):
                     journal.extend(rows or ())
-            journal.extend(self._write_tables([w for w in accepted if w.kind == "table"], run_id, errors))
+            rows, jobs = self._write_tables([w for w in accepted if w.kind == "table"], run_id, errors)
+            journal.extend(rows)
+            views = [(job.write, job.entity, job.state is not None) for job in jobs if job.entity is not None]
+            self._lineage.write(views, errors)
         finally:
             self.runs.add_journal(journal)
         if errors:
@@ -312,7 +319,8 @@ class Writer:
 
     # -- tables -----------------------------------------------------------------------------
 
-    def _write_tables(self, writes: list[EntityWrite], run_id: str, errors: list[CatalogError]) -> list[dict[str, Any]]:
+    def _write_tables(self, writes: list[EntityWrite], run_id: str,
+                      errors: list[CatalogError]) -> tuple[list[dict[str, Any]], list[_TableJob]]:
         last: dict[tuple[str, ...], EntityWrite] = {}
         for write in writes:
             last[tuple(_split(write.fqn))] = write  # the last write of a name wins
@@ -325,7 +333,7 @@ class Writer:
                 continue
             jobs.append(_TableJob(parts, write, state, table_request(*parts[:3], write.body, write.fingerprint)))
         if not jobs:
-            return []
+            return [], []
         in_batch = {job.fqn: {c["name"] for c in job.request["columns"]} for job in jobs}
         outside = sorted({t for job in jobs for t in _fk_targets(job.request)} - set(in_batch))
         known = dict(zip(outside, self._map(self._table_columns, outside, errors)))
@@ -344,7 +352,7 @@ class Writer:
                             "OpenMetadata (%s); they are added by a later run once it does.", build_fqn(*job.parts),
                             len(job.deferred), ", ".join(sorted({_fk_table(r) for c in job.deferred
                                                                  for r in c["referredColumns"]})))
-        return journal
+        return journal, jobs
 
     def _write_table(self, job: _TableJob, known: dict[str, set[str] | None], run_id: str) -> list[dict[str, Any]]:
         what = build_fqn(*job.parts)

@@ -28,6 +28,7 @@ from airflow_provider_omingest.models.entities import (
 )
 from airflow_provider_omingest.models.fqn import build_fqn
 from airflow_provider_omingest.sources.sql.type_mapping import map_duckdb_type, split_duckdb_struct_fields
+from airflow_provider_omingest.sources.view_lineage import with_parsed_lineage
 
 __all__ = [
     "DuckdbSchemaRows",
@@ -205,7 +206,7 @@ def build_duckdb_table(rows: DuckdbSchemaRows, name: str, database: str, schema:
     rel = rows.relations[name]
     constraints = sorted((_constraint(r, database, schema) for r in rows.constraints.get(name, ())),
                          key=_constraint_order)
-    return Table(
+    table = Table(
         name=name,
         table_type=TableType.VIEW if rel.is_view else TableType.REGULAR,
         description=rel.comment or None,
@@ -214,6 +215,9 @@ def build_duckdb_table(rows: DuckdbSchemaRows, name: str, database: str, schema:
         view_definition=rel.sql if rel.is_view else None,
         row_count=int(rel.estimated_size) if rel.estimated_size is not None else None,
     )
+    # DuckDB keeps no dependencies of views (duckdb_dependencies() lists index and type ones):
+    # the upstreams come from the definition.
+    return with_parsed_lineage(table, "duckdb", database, schema) if rel.is_view else table
 
 
 def reflect_duckdb_tables(

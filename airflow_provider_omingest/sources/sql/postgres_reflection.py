@@ -104,6 +104,24 @@ _CONSTRAINT_JOINS = """
         left join pg_catalog.pg_class rc on rc.oid = co.confrelid
         left join pg_catalog.pg_namespace rn on rn.oid = rc.relnamespace"""
 
+# A view's (and a materialized view's) query is its ``_RETURN`` rule in pg_rewrite (ev_class = the
+# view); pg_depend records a normal dependency of that rule on every relation it reads, one row
+# per column read (refobjsubid = attnum) plus one for the whole relation (refobjsubid = 0)
+# (https://www.postgresql.org/docs/current/catalog-pg-rewrite.html,
+# https://www.postgresql.org/docs/current/catalog-pg-depend.html). The rule's dependency on its own
+# view is left out. Which view column each read column feeds is not recorded: only the tables.
+#: [[schema, relation], ...] that view ``c`` reads (else null).
+UPSTREAMS = """case when c.relkind in ('v', 'm') then (
+               select json_agg(json_build_array(u.schema_name, u.name) order by u.schema_name, u.name)
+               from (select distinct un.nspname::text as schema_name, uc.relname::text as name
+                     from pg_catalog.pg_rewrite r
+                     join pg_catalog.pg_depend d
+                       on d.classid = 'pg_catalog.pg_rewrite'::regclass and d.objid = r.oid
+                      and d.refclassid = 'pg_catalog.pg_class'::regclass and d.deptype = 'n'
+                     join pg_catalog.pg_class uc on uc.oid = d.refobjid
+                     join pg_catalog.pg_namespace un on un.oid = uc.relnamespace
+                     where r.ev_class = c.oid and r.rulename = '_RETURN' and d.refobjid <> c.oid) u) end"""
+
 #: The partition key's columns, in key order, of a partitioned table ``c`` (else null).
 PARTITION_COLUMNS = """case when c.relkind = 'p' then array(
                select pa.attname::text
@@ -120,6 +138,9 @@ _READ = text(
            """
     + PARTITION_COLUMNS
     + """ as partition_columns,
+           """
+    + UPSTREAMS
+    + """ as upstreams,
            cols.items as columns, cons.items as constraints, """
     + PG_DIGEST
     + """ as digest
@@ -211,6 +232,8 @@ class TableBuilder:
             "row_count": row_count(table_type, row.row_estimate),
             "source_digest": row.digest,
             "object_id": object_id(self.database, row.oid),
+            "upstreams": [{"table": build_fqn(self.database, schema, relation)}
+                          for schema, relation in row.upstreams or ()],
         })
 
 
@@ -256,4 +279,5 @@ def row_count(table_type: TableType, estimate: int | None) -> int | None:
     if table_type in (TableType.VIEW, TableType.FOREIGN) or estimate is None or estimate < 0:
         return None
     return int(estimate)
+
 

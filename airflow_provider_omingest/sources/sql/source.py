@@ -43,6 +43,7 @@ from airflow_provider_omingest.models.entities import (
     Table,
     TableConstraint,
     TableType,
+    TableUpstream,
 )
 from airflow_provider_omingest.models.fqn import build_fqn
 from airflow_provider_omingest.sources.base import (
@@ -54,12 +55,14 @@ from airflow_provider_omingest.sources.base import (
 )
 from airflow_provider_omingest.sources.sql import digests as sql_digests
 from airflow_provider_omingest.sources.sql import duckdb_reflection, postgres_reflection
+from airflow_provider_omingest.sources.sql.shared_engines import shared_engine
 from airflow_provider_omingest.sources.sql.type_mapping import (
     TypeInfo,
     extend_postgres_type_names,
     map_sqlalchemy_type,
 )
 from airflow_provider_omingest.sources.sqlstate import is_transient_login_failure, is_transient_sqlstate
+from airflow_provider_omingest.sources.view_lineage import with_parsed_lineage
 
 if TYPE_CHECKING:
     from airflow_provider_omingest.models.units import WorkUnit
@@ -87,6 +90,11 @@ _DUCKDB_TERMINAL = frozenset({"CatalogException", "BinderException", "ParserExce
                               "NotImplementedException"})
 
 _EXTRAS = {"postgresql": "postgres", "duckdb": "duckdb"}
+
+#: SQLAlchemy dialects whose view definitions are parsed for lineage (read through the Inspector),
+#: and sqlglot's name of those that differ. PostgreSQL's come from its dependency catalogs.
+_PARSED_LINEAGE_DIALECTS = frozenset({"sqlite", "mysql", "mariadb", "oracle", "mssql"})
+_SQLGLOT_DIALECTS = {"mssql": "tsql", "mariadb": "mysql"}
 
 _GENERIC_SYSTEM_SCHEMAS = frozenset(
     {"information_schema", "INFORMATION_SCHEMA", "performance_schema", "mysql", "sys", "pg_catalog", "temp"}
@@ -131,7 +139,10 @@ _PG_RELATIONS = text(
            """
     + postgres_reflection.PARTITION_COLUMNS
     + """ as partition_columns,
-           case when c.relkind in ('v', 'm') then pg_catalog.pg_get_viewdef(c.oid) end as view_definition
+           case when c.relkind in ('v', 'm') then pg_catalog.pg_get_viewdef(c.oid) end as view_definition,
+           """
+    + postgres_reflection.UPSTREAMS
+    + """ as upstreams
     from pg_catalog.pg_class c
     join pg_catalog.pg_namespace n on n.oid = c.relnamespace
     where n.nspname = :schema
@@ -154,10 +165,18 @@ class _Relation:
     row_count: int | None = None
     partition_columns: tuple[str, ...] = ()
     properties: dict[str, str] = field(default_factory=dict)
+    #: PostgreSQL: [schema, relation] pairs the view reads, from the dependency catalogs.
+    upstreams: list[list[str]] | None = None
 
     @property
     def is_view(self) -> bool:
         return self.table_type in (TableType.VIEW, TableType.MATERIALIZED_VIEW)
+
+
+#: Connections a shared engine keeps open once used (one per thread of a run, up to this many) ...
+SHARED_POOL_SIZE = 8
+#: ... and opens beyond that, closed again when returned.
+SHARED_POOL_OVERFLOW = 56
 
 
 class SqlAlchemySource(Source):
@@ -210,10 +229,26 @@ class SqlAlchemySource(Source):
 
     @property
     def engine(self) -> Engine:
-        """Return the engine, creating it on first use."""
+        """Return the engine, creating it on first use (a server's engine is shared in the process)."""
         if self._engine is None:
-            self._engine = self._create_engine()
+            if self._shares_engine():
+                self._engine = shared_engine(self._engine_key(), self._create_engine)
+            else:
+                self._engine = self._create_engine()
         return self._engine
+
+    def _shares_engine(self) -> bool:
+        """Share a server's engine; not a file database's (its pool would keep the file open)."""
+        return self.kind not in ("sqlite", "duckdb") and not {"poolclass", "pool", "creator"} & set(self.engine_kwargs)
+
+    def _engine_key(self) -> tuple[Any, ...]:
+        return (
+            self.url.render_as_string(hide_password=False),
+            self.statement_timeout,
+            self.lock_timeout,
+            self.digest_connections,
+            repr(sorted(self.engine_kwargs.items())),
+        )
 
     def _create_engine(self) -> Engine:
         self._require_database_file()
@@ -254,8 +289,12 @@ class SqlAlchemySource(Source):
             return {}
         if self.kind in ("sqlite", "duckdb") and self.url.database in (None, "", ":memory:"):
             return {"poolclass": StaticPool}
-        overflow = self.digest_connections - 1 if self.kind == "postgresql" else 0
-        return {"poolclass": QueuePool, "pool_size": 1, "max_overflow": overflow}
+        if self._shares_engine():
+            # Shared by the units of the process (one per thread) and the digest connections of
+            # the plan: keep that many open; the pool's timeout bounds a wait for more.
+            return {"poolclass": QueuePool, "pool_size": max(SHARED_POOL_SIZE, self.digest_connections),
+                    "max_overflow": SHARED_POOL_OVERFLOW}
+        return {"poolclass": QueuePool, "pool_size": 1, "max_overflow": 0}
 
     def _dialect_kwargs(self) -> dict[str, Any]:
         if self.kind != "postgresql":
@@ -302,10 +341,10 @@ class SqlAlchemySource(Source):
             cursor.close()
 
     def close(self) -> None:
-        """Dispose of the engine and its connection."""
-        if self._engine is not None:
+        """Let go of the engine: dispose of its own, leave a shared one to the next source of the process."""
+        if self._engine is not None and not self._shares_engine():
             self._engine.dispose()
-            self._engine = None
+        self._engine = None
 
     # ------------------------------------------------------------------ errors
 
@@ -616,6 +655,7 @@ def _pg_relations(conn: Connection, schema: str, names: tuple[str, ...] | None =
             row_count=postgres_reflection.row_count(table_type, row.row_estimate),
             partition_columns=tuple(row.partition_columns or ()),
             properties={"partition_key": row.partition_key} if row.partition_key else {},
+            upstreams=row.upstreams,
         )
     return relations
 
@@ -672,6 +712,8 @@ def _build_tables(
         conn.dialect.default_schema_name if conn.dialect.name == "postgresql" else None
     ) or schema
     type_cache: dict[Any, TypeInfo] = {}  # a schema has thousands of columns and a few dozen types
+    lineage_dialect = _SQLGLOT_DIALECTS.get(conn.dialect.name, conn.dialect.name) \
+        if conn.dialect.name in _PARSED_LINEAGE_DIALECTS else None
 
     def build(name: str) -> Table:
         rel = relations[name]
@@ -683,7 +725,7 @@ def _build_tables(
                 key=_name_and_columns,
             ),
         ]
-        return Table(
+        table = Table(
             name=name,
             table_type=rel.table_type,
             description=(comments.get(name) or {}).get("text"),
@@ -694,6 +736,12 @@ def _build_tables(
             properties=rel.properties,
             row_count=rel.row_count,
         )
+        if rel.upstreams is not None:
+            return table.model_copy(update={"upstreams": tuple(
+                TableUpstream(table=build_fqn(database, s, t)) for s, t in rel.upstreams)})
+        if rel.is_view and lineage_dialect is not None:
+            return with_parsed_lineage(table, lineage_dialect, database, schema)
+        return table
 
     return build_tables(database, schema, names, build)
 
