@@ -53,7 +53,8 @@ DEFAULT_POOL = "default_pool"
 
 #: The arguments of :func:`build_ingestion_dag` that are not settings.
 DAG_ARGUMENTS = ("dag_id", "source_conn_id", "catalog_conn_id", "pool", "schedule", "start_date", "default_mode",
-                 "snapshot_path", "retries", "retry_delay", "tags", "dag_kwargs", "scope_from_asset_events")
+                 "snapshot_path", "snapshot_conn_id", "retries", "retry_delay", "tags", "dag_kwargs",
+                 "scope_from_asset_events")
 
 
 def ingestion_params(default_mode: str = "auto") -> dict[str, Any]:
@@ -84,6 +85,7 @@ def ingestion_task_group(
     catalog_conn_id: str = "omingest_catalog",
     pool: str = DEFAULT_POOL,
     snapshot_path: str | None = None,
+    snapshot_conn_id: str | None = None,
     retries: int | None = None,
     retry_delay: timedelta | None = None,
     scope_from_asset_events: bool = False,
@@ -111,14 +113,15 @@ def ingestion_task_group(
         raise ConfigError("ingestion_task_group", group_id, "call it inside `with DAG(...):`")
     _ensure_params(dag)
     parsed = _settings(settings, extra_arguments=("group_id", "source_conn_id", "catalog_conn_id", "pool",
-                                                  "snapshot_path", "retries", "retry_delay",
+                                                  "snapshot_path", "snapshot_conn_id", "retries", "retry_delay",
                                                   "scope_from_asset_events"))
     _check_bool(scope_from_asset_events, "scope_from_asset_events")
     task_args = {k: v for k, v in (("retries", retries), ("retry_delay", retry_delay)) if v is not None}
     with TaskGroup(group_id=group_id) as group:
         _add_tasks(source_conn_id=source_conn_id, catalog_conn_id=catalog_conn_id, settings=parsed, pool=pool,
-                   snapshot_path=snapshot_path, group_id=group_id, watermark_key=f"{dag.dag_id}.{group_id}",
-                   task_args=task_args, scope_from_asset_events=scope_from_asset_events)
+                   snapshot_path=snapshot_path, snapshot_conn_id=snapshot_conn_id, group_id=group_id,
+                   watermark_key=f"{dag.dag_id}.{group_id}", task_args=task_args,
+                   scope_from_asset_events=scope_from_asset_events)
     return group
 
 
@@ -132,6 +135,7 @@ def build_ingestion_dag(
     start_date: datetime | None = None,
     default_mode: str = "auto",
     snapshot_path: str | None = None,
+    snapshot_conn_id: str | None = None,
     retries: int = 2,
     retry_delay: timedelta = timedelta(seconds=30),
     tags: Sequence[str] = (),
@@ -151,7 +155,10 @@ def build_ingestion_dag(
         ``AssetOrTimeSchedule(...)``) to run after an upstream such as a dbt run.
     :param start_date: first logical date (default 2024-01-01 UTC).
     :param default_mode: default of the ``mode`` param.
-    :param snapshot_path: base ``ObjectStoragePath`` for snapshots between tasks.
+    :param snapshot_path: base ``ObjectStoragePath`` for snapshots between tasks (default
+        ``[omingest] snapshot_path``).
+    :param snapshot_conn_id: Airflow connection reaching ``snapshot_path``, e.g. an ``aws``
+        connection for ``s3://`` (default ``[omingest] snapshot_conn_id``).
     :param retries: retries per task (a failed unit is retried alone; configuration errors never are).
     :param retry_delay: wait before a retry.
     :param tags: extra DAG tags.
@@ -198,7 +205,8 @@ def build_ingestion_dag(
     }
     with DAG(dag_id, **kwargs) as dag:
         _add_tasks(source_conn_id=source_conn_id, catalog_conn_id=catalog_conn_id, settings=parsed, pool=pool,
-                   snapshot_path=snapshot_path, scope_from_asset_events=scope_from_asset_events)
+                   snapshot_path=snapshot_path, snapshot_conn_id=snapshot_conn_id,
+                   scope_from_asset_events=scope_from_asset_events)
     return dag
 
 
@@ -209,6 +217,7 @@ def _add_tasks(
     settings: IngestionSettings,
     pool: str,
     snapshot_path: str | None,
+    snapshot_conn_id: str | None = None,
     group_id: str | None = None,
     watermark_key: str | None = None,
     task_args: dict[str, Any] | None = None,
@@ -243,7 +252,8 @@ def _add_tasks(
     def unit(work_unit: dict[str, Any]):
         extract = OmingestExtractOperator(
             task_id=EXTRACT_TASK_ID, source_conn_id=source_conn_id, settings=settings, unit=work_unit,
-            snapshot_path=snapshot_path, pool=pool, max_active_tis_per_dagrun=settings.threads,
+            snapshot_path=snapshot_path, snapshot_conn_id=snapshot_conn_id, pool=pool,
+            max_active_tis_per_dagrun=settings.threads,
             map_index_template=UNIT_MAP_INDEX_TEMPLATE, **args,
         )
         return OmingestUpdateOperator(
@@ -259,7 +269,8 @@ def _add_tasks(
     )
     summary = OmingestSummaryOperator(
         task_id=SUMMARY_TASK_ID, catalog_conn_id=catalog_conn_id, snapshot_path=snapshot_path,
-        delete_task_id=qualified(DELETE_TASK_ID, group_id), watermark_key=watermark_key, retries=0, **wired,
+        snapshot_conn_id=snapshot_conn_id, delete_task_id=qualified(DELETE_TASK_ID, group_id),
+        watermark_key=watermark_key, retries=0, **wired,
     )
     units >> delete >> summary
 

@@ -170,6 +170,14 @@ def get_provider_info() -> dict[str, Any]:
                         "type": "string", "default": None, **_OPTION_DEFAULTS,
                         "example": "s3://my-bucket/omingest/snapshots",
                     },
+                    "snapshot_conn_id": {
+                        "description": "Airflow connection through which ObjectStoragePath reaches snapshot_path "
+                                       "(e.g. an aws connection for s3://, read by the Amazon provider's s3 "
+                                       "filesystem: install airflow-provider-omingest[s3]). Default: none, the "
+                                       "filesystem's default credentials.",
+                        "type": "string", "default": None, **_OPTION_DEFAULTS,
+                        "example": "omingest_snapshots",
+                    },
                     "missing_pools": {
                         "description": "What the scheduler does when an omingest run starts and a pool its tasks "
                                        "use does not exist: fail (the run fails at once, its note naming the "

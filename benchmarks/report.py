@@ -304,12 +304,25 @@ def write_report(results_dir: Path, md_path: Path) -> tuple[Path, Path]:
         peer_png = results_dir / "datahub_side_by_side.png"
         plot_peer(peer_records, peer_png)
         lines += peer_section(peer_metas, peer_records, _link(peer_png, md_path))
+    kept = _scheduler_section(md_path)
+    if kept:
+        lines += ["", kept]
     md_path.write_text("\n".join([*lines, ""]))
     return md_path, png
 
 
 def _link(path: Path, md_path: Path) -> str:
     return str(path.relative_to(md_path.parent) if path.is_relative_to(md_path.parent) else path)
+
+
+def _scheduler_section(md_path: Path) -> str:
+    """The "Under a real scheduler" section written by :mod:`benchmarks.scheduler` (kept as it is)."""
+    from benchmarks.scheduler import SECTION_END, SECTION_START
+
+    text = md_path.read_text() if md_path.exists() else ""
+    if SECTION_START not in text or SECTION_END not in text:
+        return ""
+    return SECTION_START + text.split(SECTION_START, 1)[1].split(SECTION_END, 1)[0] + SECTION_END
 
 
 if __name__ == "__main__":

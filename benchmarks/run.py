@@ -260,10 +260,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=RESULTS_DIR, help="folder of the results (JSON, PNG)")
     p.add_argument("--results-md", type=Path, default=Path(__file__).resolve().parent / "RESULTS.md")
     p.add_argument("--no-report", action="store_true", help="write the JSON only")
+    p.add_argument("--scheduler", metavar="local,celery",
+                   help="instead: the DAG under a real scheduler per executor (see benchmarks/scheduler.py "
+                        "and `python -m benchmarks --scheduler local --help`)")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    raw = sys.argv[1:] if argv is None else argv
+    if any(a == "--scheduler" or a.startswith("--scheduler=") for a in raw):
+        from benchmarks.scheduler import main as scheduler_main  # under a real scheduler
+
+        return scheduler_main(raw)
     args = build_parser().parse_args(argv)
     shapes = args.shape or [default_shape(n, args.columns) for n in args.sizes]
     command = "python -m benchmarks " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))

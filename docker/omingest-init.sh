@@ -32,7 +32,7 @@ add_connection_from() {  # add_connection_from CONN_ID "$VALUE" (a URI or a JSON
 }
 
 # 1. The demo warehouse (DuckDB file on the shared omingest-data volume, read-only for workers).
-mkdir -p "$DATA/demo" "$DATA/snapshots"
+mkdir -p "$DATA/demo"
 if [ ! -f "$DATA/demo/warehouse.duckdb" ]; then
   python -c "from airflow_provider_omingest.demo.warehouse import build_demo_warehouse as b; b('$DATA/demo/warehouse.duckdb')"
   echo "demo warehouse: built at $DATA/demo/warehouse.duckdb"
@@ -49,8 +49,26 @@ add_connection_from redshift_default "${OMINGEST_REDSHIFT_CONN:-}"
 add_connection_from omingest_bigquery "${OMINGEST_BIGQUERY_CONN:-}"
 add_connection_from openmetadata "${OMINGEST_OPENMETADATA_CONN:-}"
 
-# 3. The pools the DAGs name (a missing pool blocks their extract tasks forever, silently).
+# 3. Snapshot storage: the connection every worker reaches it through, and the bucket of
+#    AIRFLOW__OMINGEST__SNAPSHOT_PATH (s3://BUCKET/prefix) if it does not exist yet.
+add_connection omingest_snapshots --conn-type aws --conn-login "${OMINGEST_S3_ACCESS_KEY:-omingest}" \
+  --conn-password "${OMINGEST_S3_SECRET_KEY:-omingest}" \
+  --conn-extra "{\"endpoint_url\": \"${OMINGEST_S3_ENDPOINT:-http://s3:5000}\", \"region_name\": \"us-east-1\"}"
+python - <<'PY'
+import os
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+bucket = os.environ["AIRFLOW__OMINGEST__SNAPSHOT_PATH"].removeprefix("s3://").split("/", 1)[0]
+hook = S3Hook(aws_conn_id=os.environ["AIRFLOW__OMINGEST__SNAPSHOT_CONN_ID"])
+if hook.check_for_bucket(bucket):
+    print(f"bucket {bucket}: exists")
+else:
+    hook.create_bucket(bucket)
+    print(f"bucket {bucket}: created")
+PY
+
+# 4. The pools the DAGs name (a missing pool blocks their extract tasks forever, silently).
 omingest pools --dags-folder /opt/airflow/dags
 
-# Workers run as AIRFLOW_UID: they read the warehouse and write snapshots.
+# Workers run as AIRFLOW_UID: they read the demo warehouse.
 chown -R "${AIRFLOW_UID:-50000}:0" "$DATA"

@@ -14,5 +14,7 @@ ensure_venv() {
     .venv/bin/python -m pip install --quiet --upgrade pip uv
   fi
   echo "Installing airflow-provider-omingest$1 into .venv ..."
-  VIRTUAL_ENV="$PWD/.venv" .venv/bin/uv pip install --quiet -e "$1"
+  # Bytecode compiled at install: every Airflow process of the tests (and of scripts/airflow.sh)
+  # would otherwise compile its imports again when PYTHONDONTWRITEBYTECODE is set.
+  VIRTUAL_ENV="$PWD/.venv" .venv/bin/uv pip install --quiet --compile-bytecode -e "$1"
 }

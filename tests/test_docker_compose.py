@@ -15,17 +15,28 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.e2e.celery_topology import (
+    AIRFLOW_SERVICES,
+    BACKING_SERVICES,
+    COMPOSE_ONLY,
+    E2E_ONLY,
+    SNAPSHOT_CONN_ID,
+    WORKERS,
+    CeleryTopology,
+    shared_settings,
+)
+
 REPO = Path(__file__).resolve().parent.parent
 COMPOSE = REPO / "docker-compose.yaml"
 DOCKERFILE = REPO / "docker" / "Dockerfile"
 INIT_SCRIPT = REPO / "docker" / "omingest-init.sh"
 
-AIRFLOW_SERVICES = {
-    "airflow-apiserver": "api-server",
-    "airflow-scheduler": "scheduler",
-    "airflow-dag-processor": "dag-processor",
-    "airflow-triggerer": "triggerer",
-    "airflow-worker": "celery worker",
+#: The addresses of the topology's services, as the compose file names them.
+COMPOSE_ADDRESSES = {
+    "metadata_db": "postgresql+psycopg2://airflow:airflow@postgres/airflow",
+    "broker": "redis://:@redis:6379/0",
+    "api_server": "http://airflow-apiserver:8080",
+    "fernet_key": "${AIRFLOW__CORE__FERNET_KEY:-}",
 }
 
 
@@ -59,12 +70,41 @@ def _example_dags() -> list[dict]:
     return found
 
 
-def test_services_and_commands(services):
-    assert set(AIRFLOW_SERVICES) | {"postgres", "redis", "airflow-init"} <= set(services)
+def _airflow_settings(service: dict) -> dict[str, str]:
+    return {k: str(v) for k, v in service["environment"].items() if k.startswith("AIRFLOW__")}
+
+
+def test_the_services_are_those_the_e2e_runs(services):
+    started = {name for name, svc in services.items() if not svc.get("profiles")}  # `docker compose up`
+    assert started == set(AIRFLOW_SERVICES) | set(BACKING_SERVICES) | {"airflow-init"}
     for name, command in AIRFLOW_SERVICES.items():
         assert _command(services[name]) == command, name
+    assert len(WORKERS) == 2
     assert services["postgres"]["image"].startswith("postgres:")
     assert services["redis"]["image"].startswith("redis:")
+    assert services["s3"]["image"].startswith("motoserver/moto:5.")
+
+
+def test_every_airflow_service_has_the_e2e_settings(services):
+    """Shared settings equal, with the service names in the addresses; the rest listed with its reason."""
+    expected = shared_settings(**COMPOSE_ADDRESSES)
+    for name in [*AIRFLOW_SERVICES, "airflow-init"]:
+        got = _airflow_settings(services[name])
+        assert {k: got.get(k) for k in expected} == expected, name
+        assert set(got) - set(expected) == set(COMPOSE_ONLY), name
+    assert not set(E2E_ONLY) & set(expected) and not set(COMPOSE_ONLY) & set(expected)
+
+
+def test_the_e2e_processes_have_the_shared_settings_and_only_the_listed_others(tmp_path):
+    topology = CeleryTopology(root=tmp_path, dag_files={}, metadata_db="postgresql+psycopg://db",
+                              connections={}, broker="redis://127.0.0.1:1/0")
+    expected = shared_settings(metadata_db="postgresql+psycopg://db", broker="redis://127.0.0.1:1/0",
+                               api_server=topology.base_url, fernet_key=topology.fernet_key)
+    for service in AIRFLOW_SERVICES:
+        got = topology.process_settings(service)
+        assert {k: got.get(k) for k in expected} == expected, service
+        assert set(got) - set(expected) <= set(E2E_ONLY), sorted(set(got) - set(expected) - set(E2E_ONLY))
+    assert not list(tmp_path.iterdir()), "building the settings started nothing and wrote nothing"
 
 
 def test_every_airflow_service_runs_the_image_built_with_the_provider(services):
@@ -90,7 +130,7 @@ def test_dockerfile_installs_this_package(services):
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 
     extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
-    default = services["airflow-worker"]["build"]["args"]["OMINGEST_EXTRAS"]
+    default = services[WORKERS[0]]["build"]["args"]["OMINGEST_EXTRAS"]
     for extra in re.sub(r"^\$\{OMINGEST_EXTRAS:-(.*)\}$", r"\1", default).split(","):
         assert extra in extras, extra
     # Everything COPY'd exists in the build context (the repository root).
@@ -107,10 +147,12 @@ def test_executor_database_broker_and_execution_api_agree(services):
         assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == "postgresql+psycopg2://airflow:airflow@postgres/airflow"
         assert env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://") and "@redis:6379" in env[
             "AIRFLOW__CELERY__BROKER_URL"]
-        assert env["AIRFLOW__CELERY__RESULT_BACKEND"] == "db+postgresql://airflow:airflow@postgres/airflow"
+        assert env["AIRFLOW__CELERY__RESULT_BACKEND"] == "db+postgresql+psycopg2://airflow:airflow@postgres/airflow"
         assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "false"
         assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
-        assert env["AIRFLOW__OMINGEST__SNAPSHOT_PATH"].startswith("file:///opt/airflow/omingest/")
+        # Snapshots go through the bucket, reached with the connection airflow-init creates.
+        assert env["AIRFLOW__OMINGEST__SNAPSHOT_PATH"].startswith("s3://")
+        assert env["AIRFLOW__OMINGEST__SNAPSHOT_CONN_ID"] == SNAPSHOT_CONN_ID
     pg = services["postgres"]["environment"]
     assert (pg["POSTGRES_USER"], pg["POSTGRES_PASSWORD"], pg["POSTGRES_DB"]) == ("airflow", "airflow", "airflow")
     # The execution API URL names the api-server service and the port it listens on.
@@ -118,16 +160,17 @@ def test_executor_database_broker_and_execution_api_agree(services):
 
 
 def test_healthchecks_and_start_up_order(services):
-    for name in [*AIRFLOW_SERVICES, "postgres", "redis"]:
+    for name in [*AIRFLOW_SERVICES, *BACKING_SERVICES]:
         assert services[name]["healthcheck"]["test"], name
     for name in AIRFLOW_SERVICES:
         deps = services[name]["depends_on"]
-        assert deps["postgres"]["condition"] == "service_healthy", name
-        assert deps["redis"]["condition"] == "service_healthy", name
+        for backing in BACKING_SERVICES:
+            assert deps[backing]["condition"] == "service_healthy", (name, backing)
         assert deps["airflow-init"]["condition"] == "service_completed_successfully", name
-    # Celery workers talk to the execution API: they wait for a healthy api-server.
-    assert services["airflow-worker"]["depends_on"]["airflow-apiserver"]["condition"] == "service_healthy"
-    assert services["airflow-worker"]["environment"]["DUMB_INIT_SETSID"] == "0"
+    for worker in WORKERS:
+        # Celery workers talk to the execution API: they wait for a healthy api-server.
+        assert services[worker]["depends_on"]["airflow-apiserver"]["condition"] == "service_healthy"
+        assert services[worker]["environment"]["DUMB_INIT_SETSID"] == "0"
     assert "/api/v2/version" in " ".join(services["airflow-apiserver"]["healthcheck"]["test"])
 
 
@@ -142,8 +185,11 @@ def test_volumes_mount_the_dags_and_existing_paths(compose, services):
                 assert source in named, f"{name}: volume {source} is not declared"
     for name in [*AIRFLOW_SERVICES, "airflow-init"]:
         assert "./dags:/opt/airflow/dags:ro" in services[name]["volumes"], name
-        # Workers share the snapshot path and the demo warehouse.
+        # The demo warehouse (a DuckDB file) is read from there; snapshots no longer go through it.
         assert "omingest-data:/opt/airflow/omingest" in services[name]["volumes"], name
+    for worker in WORKERS:
+        # Nothing else shared between the workers: their logs stay their own, as in the e2e.
+        assert {v.split(":")[0] for v in services[worker]["volumes"]} == {"./dags", "airflow-config", "omingest-data"}
     assert "./docker/postgres:/docker-entrypoint-initdb.d:ro" in services["postgres"]["volumes"]
     sql = "\n".join(p.read_text() for p in (REPO / "docker" / "postgres").glob("*.sql"))
     assert re.search(r"CREATE DATABASE omingest\b", sql)
@@ -161,6 +207,10 @@ def test_init_migrates_creates_the_admin_and_runs_the_omingest_setup(services):
     script = INIT_SCRIPT.read_text()
     assert "omingest pools --dags-folder /opt/airflow/dags" in script
     assert "build_demo_warehouse" in script
+    # The snapshot connection reaches the s3 service; the bucket of the snapshot path is created.
+    assert re.search(rf"^add_connection {SNAPSHOT_CONN_ID} --conn-type aws ", script, re.MULTILINE)
+    assert "${OMINGEST_S3_ENDPOINT:-http://s3:5000}" in script and "5000" in str(services["s3"]["expose"])
+    assert 'os.environ["AIRFLOW__OMINGEST__SNAPSHOT_PATH"]' in script and "hook.create_bucket(bucket)" in script
 
 
 def test_init_creates_every_connection_and_pool_the_example_dags_use(services):

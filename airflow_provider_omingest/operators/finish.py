@@ -139,6 +139,7 @@ class OmingestSummaryOperator(_AfterUnitsOperator):
     :param settings: the ingestion's settings.
     :param delete_task_id: task id of the delete task.
     :param snapshot_path: base path used by the extract tasks. (templated)
+    :param snapshot_conn_id: connection of the snapshot storage used by the extract tasks. (templated)
     :param watermark_key: names the ingestion whose watermark is advanced (default: the DAG id).
     :param emit_asset_event: when the run succeeded and created, updated or deleted a table,
         emit an event on the service's Asset ``omingest://<service>``
@@ -147,17 +148,20 @@ class OmingestSummaryOperator(_AfterUnitsOperator):
         is the alias ``omingest__<service>``, so a run that changed nothing emits no event.
     """
 
-    template_fields: Sequence[str] = ("catalog_conn_id", "snapshot_path")
+    template_fields: Sequence[str] = ("catalog_conn_id", "snapshot_path", "snapshot_conn_id")
 
     def __init__(
         self,
         *,
         delete_task_id: str = DELETE_TASK_ID,
         snapshot_path: str | None = None,
+        snapshot_conn_id: str | None = None,
         watermark_key: str | None = None,
         emit_asset_event: bool = True,
         **kwargs: Any,
     ) -> None:
+        from airflow_provider_omingest.snapshot_store import check_snapshot_conn_id
+
         if not isinstance(emit_asset_event, bool):
             raise ConfigError("emit_asset_event", emit_asset_event, "expected True or False")
         if emit_asset_event and "settings" in kwargs:
@@ -169,6 +173,7 @@ class OmingestSummaryOperator(_AfterUnitsOperator):
         self.emit_asset_event = emit_asset_event
         self.delete_task_id = delete_task_id
         self.snapshot_path = snapshot_path
+        self.snapshot_conn_id = check_snapshot_conn_id(snapshot_conn_id)
         self.watermark_key = watermark_key
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -228,11 +233,14 @@ class OmingestSummaryOperator(_AfterUnitsOperator):
 
     def _remove_snapshots(self, dag_id: str, run_id: str) -> None:
         from airflow_provider_omingest.snapshot_store import (
+            check_snapshot_conn_id,
             default_snapshot_base,
+            default_snapshot_conn_id,
             delete_run_snapshots,
             purge_stale_snapshots,
         )
 
         base = self.snapshot_path or default_snapshot_base()
-        delete_run_snapshots(base, dag_id, run_id)
-        purge_stale_snapshots(base, dag_id, older_than=SNAPSHOT_RETENTION)
+        conn_id = check_snapshot_conn_id(self.snapshot_conn_id) or default_snapshot_conn_id()
+        delete_run_snapshots(base, dag_id, run_id, conn_id)
+        purge_stale_snapshots(base, dag_id, older_than=SNAPSHOT_RETENTION, conn_id=conn_id)

@@ -45,17 +45,21 @@ def _push_error(context: Context, unit: WorkUnit, error: Exception) -> None:
 class OmingestExtractOperator(OmingestBaseOperator):
     """Extract one work unit from the source and store its snapshots (mapped over units).
 
-    Opens its own source connection. Returns ``{"unit", "snapshot", "tables"}``: the unit, the
-    path of the stored snapshots and the number of tables, for the update task.
+    Opens its own source connection. Returns ``{"unit", "snapshot", "snapshot_conn_id", "tables"}``:
+    the unit, the path of the stored snapshots, the connection that reaches it and the number of
+    tables, for the update task (which may run on another machine).
 
     :param source_conn_id: connection of the warehouse. (templated)
     :param settings: the ingestion's settings.
     :param unit: the work unit (one item of the plan task's output). (templated)
     :param snapshot_path: base ``ObjectStoragePath`` for snapshots; default
         ``[omingest] snapshot_path`` or ``$AIRFLOW_HOME/omingest/snapshots``. (templated)
+    :param snapshot_conn_id: Airflow connection of the snapshot storage (e.g. an ``aws``
+        connection for ``s3://``); default ``[omingest] snapshot_conn_id``, else the
+        filesystem's default credentials. (templated)
     """
 
-    template_fields: Sequence[str] = ("source_conn_id", "snapshot_path", "unit")
+    template_fields: Sequence[str] = ("source_conn_id", "snapshot_path", "snapshot_conn_id", "unit")
 
     def __init__(
         self,
@@ -63,28 +67,38 @@ class OmingestExtractOperator(OmingestBaseOperator):
         source_conn_id: str,
         unit: dict[str, Any],
         snapshot_path: str | None = None,
+        snapshot_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
+        from airflow_provider_omingest.snapshot_store import check_snapshot_conn_id
+
         super().__init__(**kwargs)
         self.source_conn_id = source_conn_id
         self.unit = unit
         self.snapshot_path = snapshot_path
+        self.snapshot_conn_id = check_snapshot_conn_id(snapshot_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_omingest.engine.planner import unit_label
         from airflow_provider_omingest.engine.stages import extract_unit
-        from airflow_provider_omingest.snapshot_store import default_snapshot_base, write_snapshots
+        from airflow_provider_omingest.snapshot_store import (
+            check_snapshot_conn_id,
+            default_snapshot_base,
+            default_snapshot_conn_id,
+            write_snapshots,
+        )
 
         unit = _unit(context, self.unit)
         try:
+            conn_id = check_snapshot_conn_id(self.snapshot_conn_id) or default_snapshot_conn_id()
             with OmingestSourceHook(self.source_conn_id).get_source() as source:
                 snapshots = extract_unit(source, unit, self.settings)
             path = write_snapshots(self.snapshot_path or default_snapshot_base(), context["dag"].dag_id,
-                                   context["run_id"], unit.unit_id, snapshots)
+                                   context["run_id"], unit.unit_id, snapshots, conn_id=conn_id)
         except Exception as e:
             _push_error(context, unit, e)
             fail_or_retry(e, f"Extracting {unit_label(unit)} failed; nothing in it will be deleted")
-        return {"unit": unit.model_dump(mode="json"), "snapshot": path,
+        return {"unit": unit.model_dump(mode="json"), "snapshot": path, "snapshot_conn_id": conn_id,
                 "tables": sum(len(s.tables) for s in snapshots)}
 
 
@@ -123,7 +137,7 @@ class OmingestUpdateOperator(OmingestBaseOperator):
         unit = _unit(context, self.extracted["unit"])
         try:
             dry_run = bool(as_bool(self.dry_run, "dry_run", False))
-            snapshots = read_snapshots(self.extracted["snapshot"])
+            snapshots = read_snapshots(self.extracted["snapshot"], self.extracted.get("snapshot_conn_id"))
             with OmingestCatalogHook(self.catalog_conn_id).get_catalog() as catalog:
                 result = update_unit(catalog, self.settings, unit, snapshots, run_id=context["run_id"],
                                      dry_run=dry_run)

@@ -49,12 +49,23 @@ def test_shape_params_and_caps():
         ({"pool": ""}, "pool"),
         ({"safety_margin": "three hours"}, "three hours"),
         ({"lookback": "-1d"}, "lookback"),
+        ({"snapshot_conn_id": "my snapshots"}, "snapshot_conn_id='my snapshots'"),
+        ({"snapshot_conn_id": ""}, "snapshot_conn_id=''"),
     ],
 )
 def test_bad_settings_fail_at_parse_time_naming_the_value(kwargs, named):
     with pytest.raises(ConfigError) as info:
         _dag(**kwargs)
     assert named in str(info.value)
+
+
+def test_the_snapshot_connection_reaches_every_task_that_touches_snapshots():
+    dag = _dag(snapshot_path="s3://bucket/omingest", snapshot_conn_id="omingest_snapshots")
+    for task_id in ("unit.extract", "summary"):
+        task = dag.task_dict[task_id]
+        assert (task.snapshot_path, task.snapshot_conn_id) == ("s3://bucket/omingest", "omingest_snapshots")
+        assert "snapshot_conn_id" in task.template_fields
+    assert _dag().task_dict["unit.extract"].snapshot_conn_id is None  # [omingest] snapshot_conn_id at run time
 
 
 def test_dag_file_parse_is_light():

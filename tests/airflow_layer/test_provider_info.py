@@ -102,5 +102,5 @@ def test_secrets_in_extras_are_masked_in_the_form():
 
 def test_the_omingest_config_options_are_declared():
     options = get_provider_info()["config"]["omingest"]["options"]
-    assert set(options) >= {"snapshot_path", "missing_pools"}
+    assert set(options) >= {"snapshot_path", "snapshot_conn_id", "missing_pools"}
     assert options["missing_pools"]["default"] == "fail"

@@ -81,16 +81,18 @@ def stop_process_tree(proc: subprocess.Popen, timeout: float = 15.0) -> None:
 class ProcessGroup:
     """Processes started by a test, each logging to a file; :meth:`stop` ends them all by PID."""
 
-    def __init__(self, log_dir: Path, env: dict[str, str]) -> None:
+    def __init__(self, log_dir: Path, env: dict[str, str], cwd: Path | None = None) -> None:
         self.log_dir = log_dir
         self.env = env
+        self.cwd = cwd
         self.procs: dict[str, subprocess.Popen] = {}
         log_dir.mkdir(parents=True, exist_ok=True)
 
     def run(self, name: str, args: list[str], timeout: float) -> str:
         """Run a command to completion; return its output, or raise with it."""
         try:
-            out = subprocess.run(args, env=self.env, capture_output=True, text=True, timeout=timeout, check=False)
+            out = subprocess.run(args, env=self.env, capture_output=True, text=True, timeout=timeout, check=False,
+                                 cwd=self.cwd)
         except subprocess.TimeoutExpired as e:
             raise AssertionError(f"`{' '.join(args)}` did not finish within {timeout:.0f} s:\n"
                                  f"{(e.stdout or '')[-3000:]}\n{(e.stderr or '')[-3000:]}") from None
@@ -104,7 +106,7 @@ class ProcessGroup:
         """Start a long-running process in its own session (its own process group)."""
         log = open(self.log_dir / f"{name}.log", "w")  # noqa: SIM115 - kept open for the process' life
         proc = subprocess.Popen(args, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+                                stdin=subprocess.DEVNULL, start_new_session=True, cwd=self.cwd)
         log.close()
         self.procs[name] = proc
         return proc
