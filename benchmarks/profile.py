@@ -9,10 +9,14 @@ benchmarks.profile ...`` works too (with ``--no-pyinstrument``).
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 import tempfile
 import time
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
@@ -20,6 +24,37 @@ if str(REPO) not in sys.path:
 
 from benchmarks.run import parse_shape
 from benchmarks.warehouse import generate, mutate
+
+
+#: Where a run's time goes: (label, function names); a frame counts in the first bucket whose
+#: name it has, and frames inside it are not counted again.
+BUCKETS = (
+    ("extract: source statements and rows", ("read_relations", "list_relations")),
+    ("extract: building the models", ("build_tables",)),
+    ("compare: fingerprints and writes (reconcile)", ("reconcile",)),
+    ("catalog write (SqlCatalog.apply)", ("apply",)),
+    ("catalog read (read_scope)", ("read_scope",)),
+)
+
+
+def profile_summary(session: Any) -> dict[str, Any]:
+    """Return a profile's wall and CPU time and the seconds (and share) of each :data:`BUCKETS` entry."""
+    seconds = dict.fromkeys((label for label, _ in BUCKETS), 0.0)
+
+    def walk(frame: Any) -> None:
+        for label, names in BUCKETS:
+            if frame.function in names:
+                seconds[label] += frame.time
+                return
+        for child in frame.children:
+            walk(child)
+
+    root = session.root_frame()
+    if root is not None:
+        walk(root)
+    duration = session.duration or 1.0
+    return {"wall_s": round(session.duration, 3), "cpu_s": round(session.cpu_time, 3),
+            "buckets": {k: {"s": round(v, 3), "share": round(v / duration, 3)} for k, v in seconds.items()}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,7 +103,13 @@ def main(argv: list[str] | None = None) -> int:
                 profiler.stop()
                 path = args.out / f"{args.shape.label()}-{name}.txt"
                 path.write_text(profiler.output_text(unicode=True, color=False, show_all=False))
-                print(f"  profile: {path}")
+                summary_path = path.with_suffix(".json")
+                summary_path.write_text(json.dumps({
+                    "shape": args.shape.label(), "scenario": name, "threads": args.threads,
+                    "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    "load": os.getloadavg()[0], **profile_summary(profiler.last_session),
+                }, indent=2))
+                print(f"  profile: {path} (summary {summary_path.name})")
         catalog.close()
     return 0
 

@@ -147,7 +147,8 @@ def targets(records: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
     return out
 
 
-def performance_targets(records: list[dict[str, Any]], metas: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+def performance_targets(records: list[dict[str, Any]], metas: list[dict[str, Any]],
+                        scheduler: list[dict[str, Any]] | None = None) -> list[tuple[str, str, str]]:
     """Return (target, today's figure, verdict) rows of the performance targets (2-core machine)."""
     out: list[tuple[str, str, str]] = []
 
@@ -192,7 +193,48 @@ def performance_targets(records: list[dict[str, Any]], metas: list[dict[str, Any
                     if tasks else "")),
         big and big["wall_s"] <= 30 and (not tasks or max(tasks["unit_task_max_rss_mib"],
                                                           tasks["plan_task_max_rss_mib"]) < 256))
+    local = next((r for r in reversed(scheduler or []) if r.get("executor") == "local" and r.get("tables") == 10000
+                  and r.get("status") == "success"), None)
+    row("DAG under a real scheduler (LocalExecutor), 10,000 tables full, vs engine alone: overhead ≤ 50 %",
+        local and (f"{local['wall_s']:.1f} s DAG run vs {local['engine_s']:.1f} s engine = "
+                   f"{local['wall_s'] / local['engine_s'] - 1:+.0%} (load {local.get('load', '?')})"),
+        local and local["wall_s"] <= 1.5 * local["engine_s"])
     return out
+
+
+def load_scheduler_records(results_dir: Path) -> list[dict[str, Any]]:
+    """Return the records of every ``scheduler-*.json`` (oldest first)."""
+    records: list[dict[str, Any]] = []
+    for path in sorted(results_dir.glob("scheduler-*.json")):
+        records += json.loads(path.read_text()).get("records", [])
+    return records
+
+
+#: The profile of a 10,000-table full run before this round's work (2026-11-21, threads=1), as
+#: measured then: Python CPU and where it went.
+PROFILE_BEFORE = (
+    "7.6 s Python CPU: 30 % building catalog records in `reconcile._compare` (27 % in "
+    "`model_dump(mode=\"json\")`), 19 % `model_validate` of extracted rows, 16 % imports, 15 % SQLite "
+    "inserts and JSON encoding, 5 % fingerprints"
+)
+
+
+def _profile_section(results_dir: Path) -> list[str]:
+    """The newest 10,000-table full-run profile summary (``python -m benchmarks.profile``), against before."""
+    paths = sorted((results_dir / "profiles").glob("20x500x20-full.json"))
+    if not paths:
+        return []
+    p = json.loads(paths[-1].read_text())
+    lines = ["", f"## Profile of a 10,000-table full run (engine, threads={p['threads']})", "",
+             "`.venv/bin/python -m benchmarks.profile --shape 20x500x20 --threads 1 --scenarios full` "
+             "(pyinstrument; the text profile is next to the summary in `benchmarks/results/profiles/`).", "",
+             f"- Before (2026-11-21): {PROFILE_BEFORE}.",
+             f"- Now ({p['date']}, load average {p['load']:.1f}): {p['wall_s']:.2f} s wall, {p['cpu_s']:.2f} s "
+             "CPU in the process; wall time per part (threads=1, so the parts add up to the run; the source "
+             "statements' time includes the PostgreSQL server's work):", "",
+             "| part | s | share of wall |", "|---|---:|---:|"]
+    lines += [f"| {k} | {v['s']:.2f} | {v['share']:.0%} |" for k, v in p["buckets"].items()]
+    return lines
 
 
 def _cli_table(records: list[dict[str, Any]]) -> list[str]:
@@ -269,7 +311,9 @@ def write_report(results_dir: Path, md_path: Path) -> tuple[Path, Path]:
     lines += ["", "## Targets", "", "| target | figure | verdict |", "|---|---|---|"]
     lines += [f"| {t} | {f} | {v} |" for t, f, v in targets(records)]
     lines += ["", "## Performance targets (2-core machine)", "", "| target | today | verdict |", "|---|---|---|"]
-    lines += [f"| {t} | {f} | {v} |" for t, f, v in performance_targets(records, metas)]
+    lines += [f"| {t} | {f} | {v} |" for t, f, v in performance_targets(records, metas,
+                                                                       load_scheduler_records(results_dir))]
+    lines += _profile_section(results_dir)
     lines += ["", "## Engine alone (`run_ingestion`, a thread per slot)", ""] + _size_table(records, "engine")
     cli = _cli_table(records)
     if cli:
