@@ -90,36 +90,3 @@ def test_every_type_maps_as_the_inspector_maps_it(pg_url: str) -> None:
 def test_map_postgres_type(spelled: str, kind: str, element: str | None, base: str | None,
                            expected: TypeInfo) -> None:
     assert map_postgres_type(spelled, kind, element, base) == expected
-
-
-TRUSTED_DDL = """
-create schema k;
-create table k.parent (id integer primary key, code varchar(5) unique not null default 'x');
-comment on table k.parent is 'the parent';
-comment on column k.parent.code is 'a code';
-create table k.child (id bigint primary key, parent_id integer references k.parent (id),
-                      tags text[], amount numeric(8, 2), at timestamptz default now());
-create table k.part (id integer, at date) partition by range (at);
-create view k.v as select p.id, c.amount from k.parent p join k.child c on c.parent_id = p.id;
-create materialized view k.mv as select id from k.parent;
-analyze k.parent;
-"""
-
-
-def test_tables_built_without_validation_equal_their_validated_copies(pg_url: str) -> None:
-    """The bulk reader constructs models from trusted driver rows; validating them changes nothing."""
-    from airflow_provider_omingest.models.entities import Table
-
-    with SqlAlchemySource(pg_url) as source:
-        with source.engine.begin() as conn:
-            conn.exec_driver_sql(TRUSTED_DDL)
-        db = sa.engine.make_url(pg_url).database
-        (snapshot,) = source.extract(WorkUnit(unit_id="u", database=db, schemas=("k",)), Filters())
-    tables = {t.name: t for t in snapshot.tables}
-    assert set(tables) == {"parent", "child", "part", "v", "mv"}
-    assert tables["v"].upstreams and tables["child"].constraints
-    for table in tables.values():
-        validated = Table.model_validate(table.model_dump())
-        assert validated == table, table.name
-        assert validated.fingerprint() == table.fingerprint(), table.name
-        assert validated.model_dump_json() == table.model_dump_json(), table.name
