@@ -165,10 +165,14 @@ class OmingestSummaryOperator(_AfterUnitsOperator):
         if not isinstance(emit_asset_event, bool):
             raise ConfigError("emit_asset_event", emit_asset_event, "expected True or False")
         if emit_asset_event and "settings" in kwargs:
-            from airflow_provider_omingest.assets import service_asset_alias
+            from airflow_provider_omingest.assets import service_asset, service_asset_alias
 
-            alias = service_asset_alias(ingestion_settings(kwargs["settings"]).service)
-            kwargs["outlets"] = [*(kwargs.get("outlets") or []), alias]
+            service = ingestion_settings(kwargs["settings"]).service
+            kwargs["outlets"] = [*(kwargs.get("outlets") or []), service_asset_alias(service)]
+            # The Asset is also an inlet, so the dag-processor registers it when it parses the DAG:
+            # otherwise the first events of two DAGs of one service, resolved through the alias at
+            # the same moment, both insert it and one task fails on the unique (name, uri) index.
+            kwargs["inlets"] = [*(kwargs.get("inlets") or []), service_asset(service)]
         super().__init__(**kwargs)
         self.emit_asset_event = emit_asset_event
         self.delete_task_id = delete_task_id
