@@ -45,6 +45,7 @@ from airflow_provider_omingest.catalog.sql_engine import (
     WRITE_OPTION,
     as_utc,
     create_store_engine,
+    insert_rows,
     upsert,
     utcnow,
 )
@@ -682,17 +683,17 @@ class SqlCatalog(Catalog):
             return
         e = self.tables.entity
         rows = [_entity_row(w, run_id, now) for w in writes]
-        if conn.dialect.insert_executemany_returning:
+        if conn.dialect.insert_executemany_returning and conn.dialect.name != "sqlite":
             result = conn.execute(sa.insert(e).returning(e.c.fqn, e.c.id), rows)
             ids = {fqn: entity_id for fqn, entity_id in result}
-        else:
-            conn.execute(sa.insert(e), rows)
+        else:  # SQLite: the driver's executemany, then the new ids by FQN (faster than RETURNING)
+            insert_rows(conn, e, rows)
             ids = {fqn: s.id for fqn, s in self._select_state(conn, [w.fqn for w in writes]).items()}
         history = [
             _history_row(ids[w.fqn], w.fqn, 1, "created", run_id, now, w.fingerprint, _moved("from", w.fqn, moved_from))
             for w in writes
         ]
-        conn.execute(sa.insert(self.tables.history), history)
+        insert_rows(conn, self.tables.history, history)
 
     def _change_entities(
         self,
@@ -748,7 +749,7 @@ class SqlCatalog(Catalog):
                 _history_row(state.id, write.fqn, version, change, run_id, now, write.fingerprint, diff)
             )
         conn.execute(stmt, params)
-        conn.execute(sa.insert(self.tables.history), history)
+        insert_rows(conn, self.tables.history, history)
 
     def _update_digests(self, conn: Connection, digests: list[tuple[EntityWrite, _State]]) -> None:
         """Record new source digests and object ids of structurally unchanged entities (no new version)."""
@@ -797,7 +798,7 @@ class SqlCatalog(Catalog):
                          _moved("to", s.fqn, moved_to))
             for s in live
         ]
-        conn.execute(sa.insert(self.tables.history), history)
+        insert_rows(conn, self.tables.history, history)
         return len(live)
 
     def _remove_entities(self, conn: Connection, ids: list[int]) -> int:

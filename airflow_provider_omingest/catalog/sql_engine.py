@@ -21,7 +21,9 @@ from airflow_provider_omingest.catalog.base import JsonText
 from airflow_provider_omingest.models.times import as_utc as _as_utc
 from airflow_provider_omingest.models.times import utcnow
 
-__all__ = ["SQLITE_BUSY_TIMEOUT_MS", "WRITE_OPTION", "as_utc", "create_store_engine", "upsert", "utcnow"]
+__all__ = [
+    "SQLITE_BUSY_TIMEOUT_MS", "WRITE_OPTION", "as_utc", "create_store_engine", "insert_rows", "upsert", "utcnow",
+]
 
 #: How long a SQLite connection waits for another writer's lock before failing.
 SQLITE_BUSY_TIMEOUT_MS = 120_000
@@ -99,6 +101,52 @@ def upsert(conn: Connection, table: sa.Table, values: dict[str, Any], key: str) 
     updated = conn.execute(sa.update(table).where(table.c[key] == values[key]).values(changed))
     if not updated.rowcount:
         conn.execute(sa.insert(table).values(values))
+
+
+def insert_rows(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` (dicts with the same keys) in one statement executed for many rows.
+
+    On SQLite the statement is compiled once and handed to the driver's ``executemany`` with each
+    value passed through its column's bind processor: SQLAlchemy's own executemany spends
+    several times longer per row in Python than SQLite takes to store it. Other dialects take
+    SQLAlchemy's path (batched by the driver already).
+    """
+    if not rows:
+        return
+    if conn.dialect.name != "sqlite":
+        conn.execute(sa.insert(table), rows)
+        return
+    keys = list(rows[0])
+    dialect = conn.dialect
+    processors = [table.c[key].type.dialect_impl(dialect).bind_processor(dialect) for key in keys]
+    columns = ", ".join(dialect.identifier_preparer.quote(key) for key in keys)
+    statement = (
+        f"INSERT INTO {dialect.identifier_preparer.format_table(table)} ({columns}) "
+        f"VALUES ({', '.join('?' * len(keys))})"
+    )
+    columns_values = [[row[key] for row in rows] for key in keys]
+    for values, process, key in zip(columns_values, processors, keys, strict=True):
+        if process is not None:
+            _process_column(values, process, memo=not isinstance(table.c[key].type, sa.JSON))
+    conn.exec_driver_sql(statement, list(zip(*columns_values, strict=True)))
+
+
+def _process_column(values: list[Any], process: Any, *, memo: bool) -> None:
+    """Bind-process one column's values in place; one object repeated (a run's time) is processed once.
+
+    The memo is by identity, not equality: equal times in other time zones are stored differently.
+    """
+    done: dict[int, tuple[Any, Any]] = {}  # id -> (the object, kept alive so its id stays its own; result)
+    for i, value in enumerate(values):
+        if value is None:
+            continue
+        if not memo:
+            values[i] = process(value)
+            continue
+        hit = done.get(id(value))
+        if hit is None:
+            hit = done[id(value)] = (value, process(value))
+        values[i] = hit[1]
 
 
 def as_utc(value: datetime | None) -> datetime | None:
