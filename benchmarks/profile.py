@@ -25,7 +25,6 @@ if str(REPO) not in sys.path:
 from benchmarks.run import parse_shape
 from benchmarks.warehouse import generate, mutate
 
-
 #: Where a run's time goes: (label, function names); a frame counts in the first bucket whose
 #: name it has, and frames inside it are not counted again.
 BUCKETS = (
@@ -64,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "profiles")
     p.add_argument("--no-pyinstrument", action="store_true")
     p.add_argument("--scenarios", default="full,nochange,incremental")
+    p.add_argument("--catalog", choices=("sqlite", "postgres"), default="sqlite",
+                   help="the catalog's database: a SQLite file (default) or a database on the same server")
     args = p.parse_args(argv)
     from airflow_provider_omingest.catalog.sql_catalog import SqlCatalog
     from airflow_provider_omingest.config import IngestionSettings
@@ -78,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
         url = server.create_database("wh")
         dsn = f"host=127.0.0.1 port={server.port} user=postgres dbname=wh"
         generate(dsn, args.shape)
-        catalog = SqlCatalog(f"sqlite:///{tmp}/catalog.db")
+        catalog_url = server.create_database("catalog") if args.catalog == "postgres" else f"sqlite:///{tmp}/catalog.db"
+        catalog = SqlCatalog(catalog_url)
+        suffix = "" if args.catalog == "sqlite" else f"-{args.catalog}"
         settings = IngestionSettings(service="bench", threads=args.threads)
         last = None
         for name in args.scenarios.split(","):
@@ -101,11 +104,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: {seconds:.2f}s fetched={summary.tables_fetched} totals={summary.totals}", flush=True)
             if profiler:
                 profiler.stop()
-                path = args.out / f"{args.shape.label()}-{name}.txt"
+                path = args.out / f"{args.shape.label()}-{name}{suffix}.txt"
                 path.write_text(profiler.output_text(unicode=True, color=False, show_all=False))
                 summary_path = path.with_suffix(".json")
                 summary_path.write_text(json.dumps({
-                    "shape": args.shape.label(), "scenario": name, "threads": args.threads,
+                    "shape": args.shape.label(), "scenario": name, "threads": args.threads, "catalog": args.catalog,
                     "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     "load": os.getloadavg()[0], **profile_summary(profiler.last_session),
                 }, indent=2))

@@ -556,10 +556,10 @@ class SqlCatalog(Catalog):
             old_bodies = self._select_bodies(conn, [s.id for _, s, _ in plan.changes])
             arrivals = [*plan.inserts, *(w for w, _, change in plan.changes if change == "restored")]
             moved_from = self._live_holders(conn, [w for w in arrivals if w.kind == "table"], exclude=by_fqn)
-            self._insert_entities(conn, plan.inserts, run_id, now, moved_from)
+            new_ids = self._insert_entities(conn, plan.inserts, run_id, now, moved_from)
             self._change_entities(conn, plan.changes, old_bodies, run_id, now, moved_from)
             self._update_digests(conn, plan.digests)
-            self._replace_edges(conn, [*plan.inserts, *(w for w, _, _ in plan.changes)])
+            self._replace_edges(conn, new_ids, {w.fqn: state.id for w, state, _ in plan.changes}, by_fqn)
         log.info(
             "Applied %d write(s) of run %s in %.2fs: %d created, %d updated or restored, %d unchanged.",
             len(by_fqn),
@@ -678,9 +678,10 @@ class SqlCatalog(Catalog):
     def _insert_entities(
         self, conn: Connection, writes: list[EntityWrite], run_id: str, now: datetime,
         moved_from: Mapping[str, str],
-    ) -> None:
+    ) -> dict[str, int]:
+        """Insert new entities at version 1 with their ``created`` history; return FQN -> new id."""
         if not writes:
-            return
+            return {}
         e = self.tables.entity
         rows = [_entity_row(w, run_id, now) for w in writes]
         if conn.dialect.insert_executemany_returning and conn.dialect.name != "sqlite":
@@ -694,6 +695,7 @@ class SqlCatalog(Catalog):
             for w in writes
         ]
         insert_rows(conn, self.tables.history, history)
+        return ids
 
     def _change_entities(
         self,
@@ -764,23 +766,28 @@ class SqlCatalog(Catalog):
             for write, state in digests
         ])
 
-    def _replace_edges(self, conn: Connection, writes: Sequence[EntityWrite]) -> None:
-        """Make the edge table say what the written tables' bodies say (their ``upstreams``)."""
-        tables = [w for w in writes if w.kind == "table"]
-        if not tables:
-            return
+    def _replace_edges(
+        self, conn: Connection, new_ids: Mapping[str, int], changed_ids: Mapping[str, int],
+        writes: Mapping[str, EntityWrite],
+    ) -> None:
+        """Make the edge table say what the written tables' bodies say (their ``upstreams``).
+
+        :param new_ids: FQN -> id of the entities just created: they have no edges yet (a hard
+            delete removes an entity's edges with it, so a reused id starts clean).
+        :param changed_ids: FQN -> id of the entities updated or restored: their edges are replaced.
+        """
         lin = self.tables.lineage
-        ids = {fqn: s.id for fqn, s in self._select_state(conn, [w.fqn for w in tables]).items()}
-        for chunk in _chunks(sorted(ids.values())):
+        changed = sorted(i for fqn, i in changed_ids.items() if writes[fqn].kind == "table")
+        for chunk in _chunks(changed):
             conn.execute(sa.delete(lin).where(lin.c.downstream_id.in_(chunk)))
         rows = {
-            (ids[w.fqn], upstream): columns
-            for w in tables if w.fqn in ids
-            for upstream, columns in _body_edges(w)
+            (entity_id, upstream): columns
+            for ids in (new_ids, changed_ids)
+            for fqn, entity_id in ids.items() if writes[fqn].kind == "table"
+            for upstream, columns in _body_edges(writes[fqn])
         }
         if rows:
-            conn.execute(sa.insert(lin), [{"downstream_id": i, "upstream": u, "columns": c}
-                                          for (i, u), c in rows.items()])
+            insert_rows(conn, lin, [{"downstream_id": i, "upstream": u, "columns": c} for (i, u), c in rows.items()])
 
     def _mark_deleted(self, conn: Connection, live: list[_State], run_id: str, moved_to: Mapping[str, str]) -> int:
         if not live:

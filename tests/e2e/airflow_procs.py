@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -46,6 +47,43 @@ def airflow_env(home: Path, **settings: str) -> dict[str, str]:
     env["PYTHONUNBUFFERED"] = "1"
     env.update(settings)
     return env
+
+
+def local_executor_env(
+    home: Path, *, dags: Path, port: int, metadata_url: str, snapshots: Path, parallelism: int,
+    **settings: str,
+) -> dict[str, str]:
+    """Return :func:`airflow_env` for api-server + scheduler + dag-processor under the LocalExecutor.
+
+    The metadata database is ``metadata_url`` (PostgreSQL; psycopg 3 serves both the sync and the
+    async engine, no asyncpg needed); the api-server listens on 127.0.0.1:``port`` and serves the
+    execution API; user admin/admin; fresh secrets. ``settings`` add to or override these.
+    """
+    from cryptography.fernet import Fernet
+
+    return airflow_env(
+        home,
+        **{
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": str(parallelism),
+            "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url,
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": metadata_url,
+            "AIRFLOW__API__PORT": str(port),
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__API__SECRET_KEY": secrets.token_hex(16),
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            "AIRFLOW__OMINGEST__SNAPSHOT_PATH": f"file://{snapshots}",
+            **settings,
+        },
+    )
 
 
 def stop_process_tree(proc: subprocess.Popen, timeout: float = 15.0) -> None:
@@ -148,6 +186,21 @@ def task_logs(airflow_home: Path, dag_id: str, run_id: str | None = None, max_fi
         out.append(f"--- {f.relative_to(airflow_home / 'logs')}: {len(lines)} lines"
                    + ("".join(f"\n{line}" for line in bad[-5:]) if bad else ", no warning or error"))
     return "\n".join(out) or f"(no task logs under {base})"
+
+
+def wait_for_run(
+    api: AirflowApi, dag_id: str, run_id: str, timeout: float, *, check_alive: Callable[[], None],
+    diagnostics: Callable[[], str], states: Callable[[], str],
+) -> dict[str, Any]:
+    """Wait until a DAG run ends (the processes kept alive); fail with task states and logs unless it succeeded."""
+    def finished() -> dict[str, Any] | None:
+        check_alive()
+        run = api.get(f"/dags/{dag_id}/dagRuns/{run_id}")
+        return run if run["state"] in ("success", "failed") else None
+
+    run = wait_until(f"{dag_id} run {run_id} to finish", finished, timeout, diagnostics)
+    assert run["state"] == "success", f"{dag_id} run {run_id} {run['state']}:\n{states()}\n{diagnostics()}"
+    return run
 
 
 def wait_until(what: str, check: Callable[[], T | None], timeout: float,

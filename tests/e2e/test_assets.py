@@ -15,7 +15,6 @@ That a run which changed nothing emits no event is shown under ``dag.test()``
 from __future__ import annotations
 
 import json
-import secrets
 import textwrap
 import time
 from pathlib import Path
@@ -29,9 +28,9 @@ from tests.e2e.airflow_procs import (
     AirflowApi,
     ProcessGroup,
     admin_password,
-    airflow_env,
     free_port,
     health_ok,
+    local_executor_env,
     task_logs,
     wait_until,
 )
@@ -115,27 +114,8 @@ def stack(pg_server, tmp_path_factory):
     catalog_url = pg_server.create_database("omingest_e2e_assets_catalog")
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    from cryptography.fernet import Fernet
-
-    env = airflow_env(
-        home,
-        AIRFLOW__CORE__DAGS_FOLDER=str(dags),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__CORE__EXECUTOR="LocalExecutor",
-        AIRFLOW__CORE__PARALLELISM="4",
-        AIRFLOW__CORE__FERNET_KEY=Fernet.generate_key().decode(),
-        AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"{base_url}/execution/",
-        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin",
-        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=metadata_url,
-        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC=metadata_url,
-        AIRFLOW__API__PORT=str(port),
-        AIRFLOW__API__HOST="127.0.0.1",
-        AIRFLOW__API__WORKERS="1",
-        AIRFLOW__API__SECRET_KEY=secrets.token_hex(16),
-        AIRFLOW__API_AUTH__JWT_SECRET=secrets.token_hex(32),
-        AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5",
-        AIRFLOW__LOGGING__LOGGING_LEVEL="INFO",
-        AIRFLOW__OMINGEST__SNAPSHOT_PATH=f"file://{root}/snapshots",
+    env = local_executor_env(
+        home, dags=dags, port=port, metadata_url=metadata_url, snapshots=root / "snapshots", parallelism=4,
         AIRFLOW_CONN_E2E_WAREHOUSE=json.dumps({"conn_type": "duckdb", "host": str(warehouse)}),
         AIRFLOW_CONN_E2E_CATALOG=json.dumps({
             "conn_type": "postgres", "host": "127.0.0.1", "port": pg_server.port, "login": "postgres",

@@ -28,7 +28,7 @@ import pytest
 
 from airflow_provider_omingest.catalog.sql_catalog import SqlCatalog
 from benchmarks.warehouse import WarehouseShape, generate, schema_name, table_name
-from tests.e2e.airflow_procs import max_overlap, task_logs, wait_until
+from tests.e2e.airflow_procs import max_overlap, task_logs, wait_for_run, wait_until
 from tests.e2e.celery_topology import (
     SNAPSHOT_BUCKET,
     SNAPSHOT_CONN_ID,
@@ -79,15 +79,8 @@ class Stack:
         return run["dag_run_id"]
 
     def wait_run(self, dag_id: str, run_id: str, timeout: float = 150) -> dict:
-        def finished():
-            self.topology.check_alive()
-            run = self.api.get(f"/dags/{dag_id}/dagRuns/{run_id}")
-            return run if run["state"] in ("success", "failed") else None
-
-        run = wait_until(f"{dag_id} run {run_id} to finish", finished, timeout, lambda: self.diagnostics(dag_id))
-        assert run["state"] == "success", f"{dag_id} {run_id}: {run['state']}\n{self.states(dag_id, run_id)}\n" \
-                                          f"{self.diagnostics(dag_id)}"
-        return run
+        return wait_for_run(self.api, dag_id, run_id, timeout, check_alive=self.topology.check_alive,
+                            diagnostics=lambda: self.diagnostics(dag_id), states=lambda: self.states(dag_id, run_id))
 
     def tis(self, dag_id: str, run_id: str) -> list[dict]:
         return self.api.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 1000})[

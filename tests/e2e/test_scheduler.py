@@ -18,7 +18,6 @@ Every process started here is stopped by PID, with its children, also when a tes
 from __future__ import annotations
 
 import json
-import secrets
 import shutil
 import textwrap
 import time
@@ -34,11 +33,12 @@ from tests.e2e.airflow_procs import (
     AirflowApi,
     ProcessGroup,
     admin_password,
-    airflow_env,
     free_port,
     health_ok,
+    local_executor_env,
     max_overlap,
     task_logs,
+    wait_for_run,
     wait_until,
 )
 
@@ -106,15 +106,8 @@ class Stack:
 
     def wait_run(self, run_id: str, timeout: float = 180) -> dict:
         """Wait until the run finishes; fail with the logs unless it succeeded."""
-        def finished():
-            self.procs.check_alive()
-            run = self.api.get(f"/dags/{DAG_ID}/dagRuns/{run_id}")
-            return run if run["state"] in ("success", "failed") else None
-
-        run = wait_until(f"run {run_id} to finish", finished, timeout, lambda: self.diagnostics(run_id))
-        assert run["state"] == "success", f"run {run_id} {run['state']}:\n{self.task_states(run_id)}\n" \
-                                          f"{self.diagnostics(run_id)}"
-        return run
+        return wait_for_run(self.api, DAG_ID, run_id, timeout, check_alive=self.procs.check_alive,
+                            diagnostics=lambda: self.diagnostics(run_id), states=lambda: self.task_states(run_id))
 
     def task_instances(self, run_id: str) -> list[dict]:
         return self.api.get(f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances", params={"limit": 1000})[
@@ -149,27 +142,9 @@ def stack(pg_server, tmp_path_factory):
     catalog_url = pg_server.create_database("omingest_e2e_catalog")
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    env = airflow_env(
-        home,
-        AIRFLOW__CORE__DAGS_FOLDER=str(dags),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__CORE__EXECUTOR="LocalExecutor",
-        AIRFLOW__CORE__PARALLELISM="8",
-        AIRFLOW__CORE__FERNET_KEY=_fernet_key(),
-        AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"{base_url}/execution/",
-        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin",
-        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=metadata_url,
-        # psycopg 3 serves both the sync and the async engine (no asyncpg needed).
-        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC=metadata_url,
-        AIRFLOW__API__PORT=str(port),
-        AIRFLOW__API__HOST="127.0.0.1",
-        AIRFLOW__API__WORKERS="1",
-        AIRFLOW__API__SECRET_KEY=secrets.token_hex(16),
-        AIRFLOW__API_AUTH__JWT_SECRET=secrets.token_hex(32),
-        AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5",
+    env = local_executor_env(
+        home, dags=dags, port=port, metadata_url=metadata_url, snapshots=root / "snapshots", parallelism=8,
         AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT="120",
-        AIRFLOW__LOGGING__LOGGING_LEVEL="INFO",
-        AIRFLOW__OMINGEST__SNAPSHOT_PATH=f"file://{root}/snapshots",
         AIRFLOW_CONN_E2E_WAREHOUSE=json.dumps({"conn_type": "duckdb", "host": str(warehouse)}),
         AIRFLOW_CONN_E2E_CATALOG=json.dumps({
             "conn_type": "postgres", "host": "127.0.0.1", "port": pg_server.port, "login": "postgres",
@@ -207,11 +182,6 @@ def stack(pg_server, tmp_path_factory):
         assert not procs.leftovers(), f"processes still running after stop: {procs.leftovers()}"
         print("\nE2E timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in stack.timings.items()))
 
-
-def _fernet_key() -> str:
-    from cryptography.fernet import Fernet
-
-    return Fernet.generate_key().decode()
 
 
 @pytest.fixture

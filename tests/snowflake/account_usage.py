@@ -61,9 +61,13 @@ class AccountUsageTables:
     def create_table(self, database: str, schema: str, name: str, columns: str, *, replace: bool = False,
                      at: datetime | None = None) -> int:
         """``CREATE [OR REPLACE] TABLE database.schema.name (columns)``; return the new ``TABLE_ID``."""
-        at = at or _now()
         verb = "create or replace table" if replace else "create table"
         self.admin.sql(f"{verb} {_q(database, schema, name)} ({columns})")
+        return self.record_created(database, schema, name, "BASE TABLE", replace=replace, at=at or _now())
+
+    def record_created(self, database: str, schema: str, name: str, table_type: str, *, replace: bool,
+                       at: datetime) -> int:
+        """Add the ``TABLES`` row of a new incarnation (a replaced one gets ``DELETED``); return its id."""
         if replace:
             self.admin.sql(
                 "update SNOWFLAKE.ACCOUNT_USAGE.TABLES set DELETED = %s, LAST_DDL = %s where TABLE_CATALOG = %s "
@@ -71,8 +75,8 @@ class AccountUsageTables:
         table_id = next(_ids)
         self.admin.sql(
             "insert into SNOWFLAKE.ACCOUNT_USAGE.TABLES (TABLE_ID, TABLE_NAME, TABLE_SCHEMA, TABLE_CATALOG, "
-            "TABLE_TYPE, IS_TRANSIENT, CREATED, LAST_ALTERED, LAST_DDL) values (%s, %s, %s, %s, 'BASE TABLE', 'NO', "
-            "%s, %s, %s)", (table_id, name, schema, database, at, at, at))
+            "TABLE_TYPE, IS_TRANSIENT, CREATED, LAST_ALTERED, LAST_DDL) values (%s, %s, %s, %s, %s, 'NO', "
+            "%s, %s, %s)", (table_id, name, schema, database, table_type, at, at, at))
         return table_id
 
     def rename(self, database: str, schema: str, name: str, to_database: str, to_schema: str, to_name: str, *,
@@ -130,18 +134,10 @@ class ObjectDependencies:
         at = at or _now()
         verb = "create or replace view" if replace else "create view"
         self.admin.sql(f"{verb} {_q(database, schema, name)} as {select}")
-        if replace:
-            # CREATE OR REPLACE replaces the object, as for tables (CREATE OR REPLACE TABLE:
-            # https://docs.snowflake.com/en/sql-reference/sql/create-table): the old incarnation is
-            # deleted and the new one has a new id, with no dependency rows of its own yet.
-            self.admin.sql(
-                "update SNOWFLAKE.ACCOUNT_USAGE.TABLES set DELETED = %s, LAST_DDL = %s where TABLE_CATALOG = %s "
-                "and TABLE_SCHEMA = %s and TABLE_NAME = %s and DELETED is null", (at, at, database, schema, name))
-        view_id = next(_ids)
-        self.admin.sql(
-            "insert into SNOWFLAKE.ACCOUNT_USAGE.TABLES (TABLE_ID, TABLE_NAME, TABLE_SCHEMA, TABLE_CATALOG, "
-            "TABLE_TYPE, IS_TRANSIENT, CREATED, LAST_ALTERED, LAST_DDL) values (%s, %s, %s, %s, 'VIEW', 'NO', "
-            "%s, %s, %s)", (view_id, name, schema, database, at, at, at))
+        # CREATE OR REPLACE replaces the object, as for tables (CREATE OR REPLACE TABLE:
+        # https://docs.snowflake.com/en/sql-reference/sql/create-table): the old incarnation is
+        # deleted and the new one has a new id, with no dependency rows of its own yet.
+        view_id = self.tables.record_created(database, schema, name, "VIEW", replace=replace, at=at)
         for ref_db, ref_schema, ref_name in reads:
             ref_id = self.tables.id_of(ref_db, ref_schema, ref_name)
             kind = self.admin.sql("select TABLE_TYPE from SNOWFLAKE.ACCOUNT_USAGE.TABLES where TABLE_ID = %s",

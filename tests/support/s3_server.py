@@ -9,58 +9,33 @@ through an ``aws`` connection whose extra names the endpoint (:meth:`S3Server.aw
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
+
+from tests.support.local_server import LocalServer
 
 ACCESS_KEY = "omingest-test"
 SECRET_KEY = "omingest-test-secret"
 REGION = "us-east-1"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class S3Server:
+class S3Server(LocalServer):
     """``moto_server`` in its own process on 127.0.0.1:<port>."""
 
-    def __init__(self) -> None:
-        self.port = _free_port()
-        self.root = Path(tempfile.mkdtemp(prefix="omingest-moto-"))
-        self.proc: subprocess.Popen | None = None
+    name = "moto_server"
+    log_name = "moto.log"
 
     @property
     def endpoint_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60.0) -> S3Server:
-        """Start the server and wait until it answers; return self."""
+        """Start the server and wait until it listens; return self."""
         moto_server = Path(sys.executable).parent / "moto_server"
-        log = open(self.root / "moto.log", "w")  # noqa: SIM115 - kept open for the process' life
-        self.proc = subprocess.Popen([str(moto_server), "-H", "127.0.0.1", "-p", str(self.port)],
-                                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"moto_server exited with {self.proc.returncode}: {self.log()}")
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return self
-            time.sleep(0.1)
-        raise TimeoutError(f"moto_server did not listen on port {self.port} within {timeout}s")
-
-    def log(self) -> str:
-        path = self.root / "moto.log"
-        return path.read_text(errors="replace")[-3000:] if path.exists() else "(no log)"
+        self._launch([str(moto_server), "-H", "127.0.0.1", "-p", str(self.port)], self.listening, timeout,
+                     "listen")
+        return self
 
     def client(self) -> Any:
         """Return a boto3 S3 client for this server (the judge of what is in a bucket)."""
@@ -89,19 +64,3 @@ class S3Server:
 
     def aws_connection_json(self) -> str:
         return json.dumps(self.aws_connection())
-
-    def stop(self) -> None:
-        """Stop the server by PID."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-
-    def __enter__(self) -> S3Server:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
