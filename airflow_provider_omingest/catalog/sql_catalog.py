@@ -684,12 +684,10 @@ class SqlCatalog(Catalog):
             return {}
         e = self.tables.entity
         rows = [_entity_row(w, run_id, now) for w in writes]
-        if conn.dialect.insert_executemany_returning and conn.dialect.name != "sqlite":
-            result = conn.execute(sa.insert(e).returning(e.c.fqn, e.c.id), rows)
-            ids = {fqn: entity_id for fqn, entity_id in result}
-        else:  # SQLite: the driver's executemany, then the new ids by FQN (faster than RETURNING)
-            insert_rows(conn, e, rows)
-            ids = {fqn: s.id for fqn, s in self._select_state(conn, [w.fqn for w in writes]).items()}
+        # The driver's executemany, then the new ids by FQN: on SQLite and PostgreSQL both, a third
+        # of the time of an INSERT ... RETURNING (SQLAlchemy sends that as multi-row VALUES pages).
+        insert_rows(conn, e, rows)
+        ids = {fqn: s.id for fqn, s in self._select_state(conn, [w.fqn for w in writes]).items()}
         history = [
             _history_row(ids[w.fqn], w.fqn, 1, "created", run_id, now, w.fingerprint, _moved("from", w.fqn, moved_from))
             for w in writes
