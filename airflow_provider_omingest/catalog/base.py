@@ -9,7 +9,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, PrivateAttr, model_validator
 
 from airflow_provider_omingest.models.lineage import ColumnLineage, LineageEdge, TableLineage
 
@@ -86,6 +86,10 @@ class EntityWrite(BaseModel):
         None, description="The source's identity of the object; stored like source_digest (no new version)."
     )
 
+    #: The entity's upstreams (models), kept when the write is made from the entity, so that the
+    #: catalog's edge table need not parse the body back; None when only the JSON is known.
+    _upstreams: tuple[Any, ...] | None = PrivateAttr(None)
+
     @model_validator(mode="before")
     @classmethod
     def _serialise_body(cls, data: Any) -> Any:
@@ -107,7 +111,7 @@ class EntityWrite(BaseModel):
         fingerprint: str | None = None,
     ) -> EntityWrite:
         """Return the write of ``entity``, serialised once (its fingerprint too, unless given)."""
-        return cls.model_construct(
+        write = cls.model_construct(
             fqn=fqn,
             kind=kind,
             database=database,
@@ -119,6 +123,20 @@ class EntityWrite(BaseModel):
             source_digest=getattr(entity, "source_digest", None),
             object_id=getattr(entity, "object_id", None),
         )
+        write._upstreams = getattr(entity, "upstreams", None)
+        return write
+
+    def upstream_edges(self) -> list[tuple[str, list[dict[str, Any]]]]:
+        """Return (upstream table without the service, column lineage) per upstream, as the body says."""
+        if self._upstreams is not None:
+            return [(u.table, [{"upstream_columns": list(c.upstream_columns), "downstream_column": c.downstream_column}
+                               for c in u.columns]) for u in self._upstreams]
+        text = self.body_json
+        if '"upstreams":' not in text or '"upstreams":[]' in text:
+            return []  # no upstreams: skip parsing the body (most writes are tables)
+        return [(u["table"], [{"upstream_columns": list(c["upstream_columns"]),
+                               "downstream_column": c["downstream_column"]} for c in u.get("columns") or ()])
+                for u in self.body.get("upstreams") or ()]
 
     @cached_property
     def body(self) -> dict[str, Any]:

@@ -957,17 +957,12 @@ def _moved(direction: str, fqn: str, other: Mapping[str, str]) -> dict[str, Any]
 
 def _body_edges(write: EntityWrite) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """Yield (upstream FQN, column lineage) of a written view; its upstreams are named without the service."""
-    text = write.body_json
-    if '"upstreams":' not in text or '"upstreams":[]' in text:
-        return  # no upstreams: skip parsing the body (most writes are tables)
-    upstreams = write.body.get("upstreams") or ()
-    if not upstreams:
+    edges = write.upstream_edges()
+    if not edges:
         return
     service = quote_part(_service_of(write.fqn))
-    for upstream in upstreams:
-        columns = [{"upstream_columns": list(c["upstream_columns"]), "downstream_column": c["downstream_column"]}
-                   for c in upstream.get("columns") or ()]
-        yield f"{service}.{upstream['table']}", columns
+    for table, columns in edges:
+        yield f"{service}.{table}", columns
 
 
 def _edge_columns(columns: Any) -> list[ColumnLineage]:
