@@ -43,3 +43,14 @@ def test_the_profile_section_shows_before_and_each_part(tmp_path):
     assert "Before (2026-11-21): 7.6 s Python CPU" in text
     assert "| catalog write (SqlCatalog.apply) | 1.50 | 30% |" in text
     assert "5.00 s wall, 3.00 s CPU" in text
+
+
+def test_statements_follow_units_not_tables():
+    from benchmarks.report import statements_follow_units
+
+    # Today's shape: setup once per process, so statements per unit fall with size.
+    assert statements_follow_units([4.0, 3.4, 2.3], [0.020, 0.004, 0.002])
+    # A source that sends statements per table: per unit they grow with the tables of a unit.
+    assert not statements_follow_units([4.0, 9.0, 30.0], [0.020, 0.009, 0.003])
+    # Per table must fall as the warehouse grows.
+    assert not statements_follow_units([4.0, 4.0], [0.02, 0.02])
