@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -70,9 +71,18 @@ def peer_section(metas: list[dict[str, Any]], records: list[dict[str, Any]], png
                      f"{pk.get('datahub')}, omingest {pk.get('airflow-provider-omingest')}, SQLAlchemy "
                      f"{pk.get('sqlalchemy')}; load average {m.get('loadavg_start', ['?'])[0]} at the start, "
                      f"{m.get('loadavg_end', ['?'])[0]} at the end) → `{m['file']}`")
-    lines += ["- The machine (2 cores) was shared with other test runs during these measurements: absolute times "
-              "are noisy and inflated, the load average of each cell is in the JSON (`loadavg_before`/`_after`); "
-              "alternation and medians keep the comparison fair, not the absolute figures exact.", ""]
+    loads = [m.get(k, [0.0])[0] for m in metas for k in ("loadavg_start", "loadavg_end")
+             if isinstance(m.get(k, [0.0])[0], (int, float))]
+    cores = os.cpu_count() or 1
+    if loads and max(loads) > cores:
+        lines += [f"- The machine ({cores} cores) was shared with other work during these measurements (load "
+                  f"average up to {max(loads):.1f}): absolute times are noisy and inflated, the load average of "
+                  "each cell is in the JSON (`loadavg_before`/`_after`); alternation and medians keep the "
+                  "comparison fair, not the absolute figures exact.", ""]
+    else:
+        lines += [f"- The machine was quiet during these measurements ({cores} cores; load average at most "
+                  f"{max(loads, default=0.0):.1f}); the load average of each cell is in the JSON "
+                  "(`loadavg_before`/`_after`).", ""]
     lines += ["| tables | delay ms | rounds | wall s omingest / DataHub | wall ratio | CPU s omingest / DataHub "
               "| CPU ratio | peak RSS MiB omingest / DataHub | RSS ratio | statements omingest / DataHub "
               "| statements ratio | round trips omingest / DataHub | same relations? |",
