@@ -109,16 +109,22 @@ class EntityWrite(BaseModel):
         schema_name: str | None = None,
         change: Literal["created", "updated", "restored"] = "created",
         fingerprint: str | None = None,
+        body_json: str | None = None,
     ) -> EntityWrite:
-        """Return the write of ``entity``, serialised once (its fingerprint too, unless given)."""
+        """Return the write of ``entity``, serialised once (its fingerprint too, unless given).
+
+        :param fingerprint: and ``body_json``: as :meth:`~_Entity.fingerprint_and_json` gave them.
+        """
+        if fingerprint is None or body_json is None:
+            fingerprint, body_json = entity.fingerprint_and_json()
         write = cls.model_construct(
             fqn=fqn,
             kind=kind,
             database=database,
             schema_name=schema_name,
             name=entity.name,  # type: ignore[attr-defined]
-            fingerprint=fingerprint or entity.fingerprint(),
-            body_json=entity.model_dump_json(),
+            fingerprint=fingerprint,
+            body_json=body_json,
             change=change,
             source_digest=getattr(entity, "source_digest", None),
             object_id=getattr(entity, "object_id", None),

@@ -120,7 +120,7 @@ def _compare(
     *,
     count: bool,
 ) -> None:
-    fingerprint = entity.fingerprint()
+    fingerprint, body_json = entity.fingerprint_and_json()
     digest = getattr(entity, "source_digest", None)
     object_id = getattr(entity, "object_id", None)
     old = stored.get(fqn)
@@ -149,6 +149,7 @@ def _compare(
             schema_name=schema if kind == "table" else getattr(entity, "name", None),
             change=change,  # type: ignore[arg-type]
             fingerprint=fingerprint,
+            body_json=body_json,
         )
     )
     if count and not digest_only:

@@ -92,6 +92,31 @@ class _Entity(BaseModel):
         """
         return fingerprint_of(self.canonical().model_dump_json(exclude=self._volatile_exclude()))
 
+    def fingerprint_and_json(self) -> tuple[str, str]:
+        """Return (:meth:`fingerprint`, ``model_dump_json()``), serialising once where possible.
+
+        Fields serialise in declaration order and the fields left out of the fingerprint are
+        declared last, so for an entity already in canonical order the fingerprint's JSON is the
+        body's JSON cut before the first left-out field. Otherwise both are serialised.
+        """
+        body = self.model_dump_json()
+        payload = self._fingerprint_prefix(body)
+        return (self.fingerprint() if payload is None else fingerprint_of(payload)), body
+
+    def _fingerprint_prefix(self, body: str) -> str | None:
+        """The fingerprint's JSON cut from ``body``, or None where it is not a prefix of it."""
+        exclude = self._volatile_exclude()
+        if not exclude:
+            return body if self.canonical() is self else None
+        names = list(type(self).model_fields)
+        tail = names[len(names) - len(exclude):]
+        if set(tail) != exclude or len(tail) == len(names) or self.canonical() is not self:
+            return None
+        # The last `,"<first left-out field>":` is that field's key: keys nested in earlier fields
+        # (e.g. in properties) come before it, and no string value holds an unescaped quote.
+        cut = body.rfind(f',"{tail[0]}":')
+        return body[:cut] + "}" if cut > 0 else None
+
 
 def fingerprint_of(payload: str) -> str:
     """Hash a canonical JSON payload."""

@@ -156,3 +156,41 @@ def test_entities_are_frozen_and_strict():
     t = Table(name="t")
     with pytest.raises(Exception):
         t.name = "x"  # type: ignore[misc]
+
+
+_TRICKY_TEXT = 'a,"row_count":1,"upstreams":[],"object_id":"x"}'  # key-like text inside strings
+
+
+@pytest.mark.parametrize("overrides", [
+    {},
+    {"row_count": 5, "last_altered": "2026-12-03T00:00:00Z", "source_digest": "d", "object_id": "db/1"},
+    {"upstreams": (TableUpstream(table="db.sch.customers"),)},
+    {"upstreams": (TableUpstream(table="db.b"), TableUpstream(table="db.a"))},  # not in canonical order
+    {"lineage_unparsed": "did not parse"},  # a late field set while the one before it is empty
+    {"upstreams": (TableUpstream(table="db.a"),), "lineage_unparsed": "partly"},
+    {"properties": {"row_count": "1", "upstreams": "[]", "object_id": "y"}},  # the keys nested earlier
+    {"description": _TRICKY_TEXT, "view_definition": _TRICKY_TEXT, "last_altered": _TRICKY_TEXT},
+    {"tags": ("z", "a")},
+    {"constraints": (TableConstraint(constraint_type=ConstraintType.UNIQUE, columns=("b",)),
+                     TableConstraint(constraint_type=ConstraintType.PRIMARY_KEY, columns=("id",)))},
+])
+def test_fingerprint_and_json_equal_fingerprint_and_model_dump_json(overrides):
+    table = _table(**overrides)
+    assert table.fingerprint_and_json() == (table.fingerprint(), table.model_dump_json())
+
+
+def test_fingerprint_and_json_for_every_kind_of_entity():
+    for entity in (BASE_COLUMN, DatabaseSchema(name="sch", description="d"),
+                   TableUpstream(table="db.a", columns=(ColumnUpstream(downstream_column="x",
+                                                                       upstream_columns=("y",)),))):
+        assert entity.fingerprint_and_json() == (entity.fingerprint(), entity.model_dump_json())
+
+
+def test_a_canonical_table_is_serialised_once():
+    table = _table(row_count=3, upstreams=(TableUpstream(table="db.a"),))
+    body = table.model_dump_json()
+    assert table._fingerprint_prefix(body) == table.model_dump_json(exclude=table._volatile_exclude())
+    # Out of canonical order, or a late field set after an empty one: not a prefix, both serialised.
+    assert _table(tags=("z", "a"))._fingerprint_prefix(_table(tags=("z", "a")).model_dump_json()) is None
+    late = _table(lineage_unparsed="x")
+    assert late._fingerprint_prefix(late.model_dump_json()) is None
