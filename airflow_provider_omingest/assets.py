@@ -8,7 +8,7 @@ The service is percent-encoded into the URI's authority (``"sales eu"`` ->
 with a ``/`` path (``omingest://warehouse/``). Schedule on :func:`service_asset` rather than
 spelling the URI: an ``Asset`` is identified by its name *and* URI together.
 
-Why through an :class:`~airflow.sdk.AssetAlias` (``omingest__<service>``) and not the Asset
+Why through an :class:`~airflow.sdk.AssetAlias` (``omingest__<service>__<dag_id>``) and not the Asset
 itself as the task's outlet: Airflow 3.3 records an event for every declared Asset outlet of
 a task that succeeds, whether the task added one or not (``register_asset_changes_in_db`` in
 ``airflow/models/taskinstance.py``), so a run that changed nothing would wake the downstream
@@ -26,7 +26,10 @@ if TYPE_CHECKING:
 
     from airflow_provider_omingest.engine.summary import RunSummary
 
-__all__ = ["ASSET_SCHEME", "asset_event_extra", "service_asset", "service_asset_alias", "service_asset_uri"]
+__all__ = [
+    "ASSET_SCHEME", "asset_event_extra", "is_service_asset_alias", "service_asset", "service_asset_alias",
+    "service_asset_uri",
+]
 
 #: The URI scheme of omingest's Assets (``airflow`` is reserved; no provider defines ``omingest``).
 ASSET_SCHEME = "omingest"
@@ -48,11 +51,25 @@ def service_asset(service: str) -> Asset:
     return Asset(service_asset_uri(service))
 
 
-def service_asset_alias(service: str) -> AssetAlias:
-    """Return the alias through which the summary task of an ingestion of ``service`` emits its event."""
+def service_asset_alias(service: str, dag_id: str) -> AssetAlias:
+    """Return the alias through which DAG ``dag_id``'s summary task emits its event on ``service``'s Asset.
+
+    One alias per DAG, not per service: Airflow ties an alias to its Asset on the alias's first
+    event (``AssetManager._add_asset_alias_association`` adds a row to ``asset_alias_asset``
+    when the pair is not there yet), so the first events of two DAGs of one service through one
+    alias, a moment apart, both add the row and one task fails on its primary key. A DAG of
+    the factory has one active run at a time, so its alias's first event has no rival.
+    """
     from airflow.sdk import AssetAlias
 
-    return AssetAlias(f"{ASSET_SCHEME}__{service}")
+    return AssetAlias(f"{ASSET_SCHEME}__{service}__{dag_id}")
+
+
+def is_service_asset_alias(outlet: Any, service: str) -> bool:
+    """Whether ``outlet`` is an alias made by :func:`service_asset_alias` for ``service``."""
+    from airflow.sdk import AssetAlias
+
+    return isinstance(outlet, AssetAlias) and outlet.name.startswith(f"{ASSET_SCHEME}__{service}__")
 
 
 def asset_event_extra(summary: RunSummary, *, dag_id: str, run_id: str) -> dict[str, Any] | None:

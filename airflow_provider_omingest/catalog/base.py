@@ -135,8 +135,9 @@ class EntityWrite(BaseModel):
     def upstream_edges(self) -> list[tuple[str, list[dict[str, Any]]]]:
         """Return (upstream table without the service, column lineage) per upstream, as the body says."""
         if self._upstreams is not None:
-            return [(u.table, [{"upstream_columns": list(c.upstream_columns), "downstream_column": c.downstream_column}
-                               for c in u.columns]) for u in self._upstreams]
+            return [(u.table, [{"upstream_columns": list(c.upstream_columns),
+                                "downstream_column": c.downstream_column} for c in u.columns])
+                    for u in self._upstreams]
         text = self.body_json
         if '"upstreams":' not in text or '"upstreams":[]' in text:
             return []  # no upstreams: skip parsing the body (most writes are tables)

@@ -164,16 +164,23 @@ class OmingestSummaryOperator(_AfterUnitsOperator):
 
         if not isinstance(emit_asset_event, bool):
             raise ConfigError("emit_asset_event", emit_asset_event, "expected True or False")
+        service = None
         if emit_asset_event and "settings" in kwargs:
-            from airflow_provider_omingest.assets import service_asset, service_asset_alias
-
             service = ingestion_settings(kwargs["settings"]).service
-            kwargs["outlets"] = [*(kwargs.get("outlets") or []), service_asset_alias(service)]
+        if service is not None:
+            from airflow_provider_omingest.assets import service_asset
+
             # The Asset is also an inlet, so the dag-processor registers it when it parses the DAG:
-            # otherwise the first events of two DAGs of one service, resolved through the alias at
-            # the same moment, both insert it and one task fails on the unique (name, uri) index.
+            # otherwise the first events of two DAGs of one service, at the same moment, both
+            # insert it and one task fails on the unique (name, uri) index.
             kwargs["inlets"] = [*(kwargs.get("inlets") or []), service_asset(service)]
         super().__init__(**kwargs)
+        if service is not None:
+            from airflow_provider_omingest.assets import service_asset_alias
+
+            # The outlet is an alias of this DAG's own (see service_asset_alias), known once the
+            # task belongs to its DAG: here, as the factory and `with DAG(...)` create it.
+            self.outlets = [*(self.outlets or []), service_asset_alias(service, self.dag_id)]
         self.emit_asset_event = emit_asset_event
         self.delete_task_id = delete_task_id
         self.snapshot_path = snapshot_path
@@ -214,14 +221,18 @@ class OmingestSummaryOperator(_AfterUnitsOperator):
 
     def _emit_asset_event(self, context: Context, summary: Any, dag_id: str, run_id: str) -> None:
         """Add the run's event on the service's Asset through the alias, if the catalog changed."""
-        from airflow_provider_omingest.assets import asset_event_extra, service_asset, service_asset_alias
+        from airflow_provider_omingest.assets import asset_event_extra, is_service_asset_alias, service_asset
 
         asset = service_asset(self.settings.service)
         extra = asset_event_extra(summary, dag_id=dag_id, run_id=run_id)
         if extra is None:
             log.info("No Asset event on %s: the run changed nothing in the catalog", asset.uri)
             return
-        context["outlet_events"][service_asset_alias(self.settings.service)].add(asset, extra=extra)
+        alias = next((o for o in self.outlets if is_service_asset_alias(o, self.settings.service)), None)
+        if alias is None:  # the outlet was removed after the task was made
+            log.warning("No Asset event on %s: the task has no omingest alias among its outlets", asset.uri)
+            return
+        context["outlet_events"][alias].add(asset, extra=extra)
         log.info("Asset event on %s: %s", asset.uri, extra["counts"])
 
     def _unit_errors(self, context: Context) -> dict[str, str]:

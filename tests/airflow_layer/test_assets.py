@@ -26,7 +26,7 @@ def test_the_service_asset_uri_is_percent_encoded_and_matches_a_hand_written_ass
     assert asset == Asset("omingest://warehouse") == Asset(uri="omingest://warehouse")
     assert (asset.name, asset.uri) == ("omingest://warehouse", "omingest://warehouse/")
     assert service_asset("sales eu/prod").uri == "omingest://sales%20eu%2Fprod/"
-    assert service_asset_alias("warehouse").name == "omingest__warehouse"
+    assert service_asset_alias("warehouse", "ingest_wh").name == "omingest__warehouse__ingest_wh"
 
 
 def test_no_extra_when_nothing_changed_or_a_dry_run():
@@ -51,8 +51,18 @@ def test_the_extra_holds_counts_and_capped_names():
 
 def test_the_summary_task_declares_the_alias_as_its_outlet(airflow_db):
     dag = _dag("assets")
-    assert dag.get_task("summary").outlets == [service_asset_alias("demo")]
+    assert dag.get_task("summary").outlets == [service_asset_alias("demo", dag.dag_id)]
     assert all(not dag.get_task(t).outlets for t in ("plan", "delete"))
+
+
+def test_two_dags_of_one_service_emit_through_aliases_of_their_own(airflow_db):
+    # Airflow ties an alias to its Asset on the alias's first event: one alias shared by two DAGs
+    # made their first events race on asset_alias_asset's primary key.
+    first, second = _dag("assets"), _dag("changes")
+    outlets = [first.get_task("summary").outlets, second.get_task("summary").outlets]
+    assert outlets == [[service_asset_alias("demo", "omingest_test_assets")],
+                       [service_asset_alias("demo", "omingest_test_changes")]]
+    assert first.get_task("summary").inlets == second.get_task("summary").inlets == [service_asset("demo")]
 
 
 def test_operators_validate_their_asset_arguments_and_the_event_can_be_turned_off():
