@@ -111,9 +111,11 @@ class EntityWrite(BaseModel):
         fingerprint: str | None = None,
         body_json: str | None = None,
     ) -> EntityWrite:
-        """Return the write of ``entity``, serialised once (its fingerprint too, unless given).
+        """Return the write of ``entity``, serialised once with its fingerprint.
 
-        :param fingerprint: and ``body_json``: as :meth:`~_Entity.fingerprint_and_json` gave them.
+        :param fingerprint: The fingerprint and ``body_json`` the JSON, both as
+            :meth:`~airflow_provider_omingest.models.entities._Entity.fingerprint_and_json` returned
+            them for ``entity``; computed here unless both are given.
         """
         if fingerprint is None or body_json is None:
             fingerprint, body_json = entity.fingerprint_and_json()
@@ -135,15 +137,16 @@ class EntityWrite(BaseModel):
     def upstream_edges(self) -> list[tuple[str, list[dict[str, Any]]]]:
         """Return (upstream table without the service, column lineage) per upstream, as the body says."""
         if self._upstreams is not None:
-            return [(u.table, [{"upstream_columns": list(c.upstream_columns),
-                                "downstream_column": c.downstream_column} for c in u.columns])
-                    for u in self._upstreams]
-        text = self.body_json
-        if '"upstreams":' not in text or '"upstreams":[]' in text:
+            upstreams = [(u.table, [(c.upstream_columns, c.downstream_column) for c in u.columns])
+                         for u in self._upstreams]
+        elif '"upstreams":' not in self.body_json or '"upstreams":[]' in self.body_json:
             return []  # no upstreams: skip parsing the body (most writes are tables)
-        return [(u["table"], [{"upstream_columns": list(c["upstream_columns"]),
-                               "downstream_column": c["downstream_column"]} for c in u.get("columns") or ()])
-                for u in self.body.get("upstreams") or ()]
+        else:
+            upstreams = [(u["table"], [(c["upstream_columns"], c["downstream_column"])
+                                       for c in u.get("columns") or ()])
+                         for u in self.body.get("upstreams") or ()]
+        return [(table, [{"upstream_columns": list(up), "downstream_column": down} for up, down in columns])
+                for table, columns in upstreams]
 
     @cached_property
     def body(self) -> dict[str, Any]:

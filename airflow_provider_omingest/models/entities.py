@@ -8,6 +8,7 @@ structural content (fields marked volatile are left out).
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 from typing import Any, ClassVar
 
@@ -108,7 +109,7 @@ class _Entity(BaseModel):
         exclude = self._volatile_exclude()
         if not exclude:
             return body if self.canonical() is self else None
-        names = list(type(self).model_fields)
+        names = _field_names(type(self))
         tail = names[len(names) - len(exclude):]
         if set(tail) != exclude or len(tail) == len(names) or self.canonical() is not self:
             return None
@@ -116,6 +117,12 @@ class _Entity(BaseModel):
         # (e.g. in properties) come before it, and no string value holds an unescaped quote.
         cut = body.rfind(f',"{tail[0]}":')
         return body[:cut] + "}" if cut > 0 else None
+
+
+@functools.cache
+def _field_names(model: type[BaseModel]) -> tuple[str, ...]:
+    """A model's field names in declaration order (the order its JSON has them)."""
+    return tuple(model.model_fields)
 
 
 def fingerprint_of(payload: str) -> str:
